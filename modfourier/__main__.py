@@ -1,0 +1,5 @@
+import sys
+
+from modfourier.cli import main
+
+sys.exit(main())

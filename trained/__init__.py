@@ -1,0 +1,3 @@
+"""trained: the papers models (Gromov MLP, Rangamani RNN, Nanda/Syrkis transformer), trained fast in torch."""
+
+__all__: list[str] = []

@@ -1,0 +1,405 @@
+"""Training configuration and the papers' presets.
+
+A :class:`TrainConfig` holds what the caller chose (``None`` = unset); :meth:`TrainConfig.resolve`
+fills every unset field from the named preset, or from the model's CPU-sized preset when no
+preset is named. Presets cite the paper (and equation/section) they come from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+
+__all__ = ["TrainConfig", "PRESETS", "MODELS", "OPTIMIZERS", "LOSSES", "ACTIVATIONS"]
+
+MODELS = ("mlp", "rnn", "transformer")
+OPTIMIZERS = ("gd", "momentum", "adam", "adamw")
+LOSSES = ("mse", "cross_entropy")
+ACTIVATIONS = ("quadratic", "relu", "gelu", "tanh")
+PARAMETRIZATIONS = ("mean_field", "standard")
+GROKFAST = ("ema", "ma")
+DEVICES = ("auto", "cpu", "cuda")
+
+# Every preset is complete for its model: resolve() never leaves a field of the model unset.
+_MLP_BASE = dict(
+    model="mlp",
+    task="add",
+    p=97,
+    alpha=0.5,
+    width=512,
+    activation="quadratic",
+    parametrization="mean_field",
+    loss="mse",
+    optimizer="adamw",
+    lr=1e-2,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    momentum=0.0,
+    weight_decay=5.0,
+    warmup=0,
+    max_epochs=2000,
+    eval_every=5,
+    target_acc=0.99,
+    patience=1,
+    dropout=0.0,
+)
+_RNN_BASE = dict(
+    model="rnn",
+    task="add",
+    p=113,
+    alpha=0.3,
+    d_hidden=256,
+    d_embed=256,
+    loss="cross_entropy",
+    optimizer="adam",
+    lr=1e-2,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    momentum=0.0,
+    weight_decay=5e-5,
+    warmup=0,
+    max_epochs=20000,
+    eval_every=100,
+    target_acc=0.99,
+    patience=1,
+    dropout=0.0,
+)
+_TRANSFORMER_BASE = dict(
+    model="transformer",
+    task="add",
+    p=113,
+    alpha=0.3,
+    d_model=128,
+    heads=4,
+    d_mlp=512,
+    attn_only=False,
+    dropout=0.0,
+    loss="cross_entropy",
+    optimizer="adamw",
+    lr=1e-3,
+    betas=(0.9, 0.98),
+    eps=1e-8,
+    momentum=0.0,
+    weight_decay=1.0,
+    warmup=10,
+    max_epochs=50000,
+    eval_every=100,
+    target_acc=0.99,
+    patience=1,
+)
+
+#: name -> (dict of field values, source). Documented in docs/trained.md.
+PRESETS: dict[str, tuple[dict, str]] = {
+    "gromov": (
+        dict(_MLP_BASE, max_epochs=5000),
+        "Gromov 2023 eq. 1-2 (mean field, N(0,1) init, MSE on one-hot targets), p=97, N=512, "
+        "alpha=0.5; AdamW lr 1e-2, weight decay 5 as in the Gromov group's scripts (issue 3).",
+    ),
+    "gromov-gd": (
+        dict(_MLP_BASE, optimizer="gd", lr=10.0, weight_decay=0.0, alpha=0.49, max_epochs=100000),
+        "Gromov 2023 Fig. 1: vanilla full-batch GD, MSE, alpha=0.49, no regularization "
+        "(learning rate not stated in the paper; ours).",
+    ),
+    "mlp-cpu": (
+        dict(_MLP_BASE, max_epochs=3000),
+        "CPU default of the MLP: the gromov hyper-parameters (they already grok in ~1 s).",
+    ),
+    "rangamani": (
+        dict(_RNN_BASE),
+        "Rangamani 2025 Sec. II: add mod 113, 30 % train, d_h=256 tanh RNN, Adam lr 1e-2, "
+        "weight decay 5e-5, full batch, 20 000 epochs.",
+    ),
+    "rangamani-cpu": (
+        dict(_RNN_BASE, p=59, alpha=0.5, d_hidden=128, d_embed=128, max_epochs=3000, eval_every=20),
+        "CPU default of the RNN: Rangamani's optimizer on p=59, alpha=0.5, d_h=128.",
+    ),
+    "nanda": (
+        dict(_TRANSFORMER_BASE),
+        "Nanda et al. 2023 (Progress measures for grokking): p=113, 30 % train, d_model=128, "
+        "4 heads, d_mlp=512, AdamW lr 1e-3, wd 1, betas (0.9, 0.98), 10-step linear warmup, "
+        "full batch, 50 000 epochs; cross-entropy at the last position.",
+    ),
+    "nanda-cpu": (
+        dict(
+            _TRANSFORMER_BASE,
+            grokfast="ema",
+            grokfast_alpha=0.98,
+            grokfast_lamb=2.0,
+            max_epochs=10000,
+            eval_every=50,
+        ),
+        "CPU default of the transformer: Nanda's hyper-parameters plus the Grokfast EMA filter "
+        "(Lee et al. 2024, alpha=0.98, lambda=2).",
+    ),
+    "miiii": (
+        dict(
+            _TRANSFORMER_BASE,
+            task="miiii",
+            d_model=256,
+            heads=4,
+            d_mlp=1024,
+            dropout=0.1,
+            lr=3e-4,
+            weight_decay=1 / 3,
+            warmup=0,
+            grokfast="ema",
+            grokfast_alpha=0.98,
+            grokfast_lamb=0.5,
+            max_epochs=50000,
+            eval_every=100,
+        ),
+        "Syrkis 2024 Table 2 (miiii): d=256, 4 heads, dropout 0.1, AdamW lr 3e-4, wd 1/3, betas "
+        "(0.9, 0.98), Grokfast EMA alpha=0.98, lambda=0.5 (eq. 13); 30 % train, p=113.",
+    ),
+}
+_MODEL_DEFAULT_PRESET = {"mlp": "mlp-cpu", "rnn": "rangamani-cpu", "transformer": "nanda-cpu"}
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_real(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train and how; ``None`` means "take it from the preset".
+
+    Parameters
+    ----------
+    model : {'mlp', 'rnn', 'transformer'}
+        Gromov's two-layer MLP (eq. 1-2), Rangamani's tanh RNN, or Nanda's one-layer transformer.
+    task : str
+        A ``closedform.TASK_NAMES`` task, or ``'miiii'`` (Syrkis 2024; transformer only).
+    p : int
+        Modulus, ``>= 3`` (and prime where the task needs it).
+    task_params : dict
+        Extra parameters of the task (``A``, ``B``, ``C`` for affine; ``g`` for mul/div).
+    preset : str or None
+        Name in :data:`PRESETS`; ``None`` uses the model's CPU preset.
+    seed : int
+        Seed of the initialization (and of dropout).
+    data_seed : int or None
+        Seed of the train/test split; ``None`` = ``seed``.
+    alpha : float
+        Training fraction of the defined pairs, in (0, 1).
+    width, activation, parametrization
+        MLP width N, activation, ``'mean_field'`` (N(0,1) init, output x 2/N; Gromov eq. 1-2) or
+        ``'standard'`` (N(0, 1/fan_in) init, output x 1).
+    d_hidden, d_embed
+        RNN hidden (d_h) and embedding sizes.
+    d_model, heads, d_mlp, attn_only, dropout
+        Transformer sizes and options; ``dropout`` also applies to the MLP's hidden layer.
+    loss : {'mse', 'cross_entropy'}
+        MSE on one-hot targets (mean over samples and classes) or cross-entropy.
+    optimizer : {'gd', 'momentum', 'adam', 'adamw'}
+    lr, betas, eps, momentum, weight_decay, warmup
+        Optimizer settings; ``warmup`` steps of linear learning-rate warm-up (Nanda: 10).
+    grokfast : {'ema', 'ma'} or None
+        Gradient filter of Lee et al. 2024 with ``grokfast_alpha``, ``grokfast_lamb`` and
+        ``grokfast_window`` (MA).
+    max_epochs, eval_every, target_acc, patience
+        Stop after ``max_epochs`` full-batch steps, or once test accuracy ``>= target_acc`` at
+        ``patience`` consecutive evaluations (every ``eval_every`` epochs); a ``target_acc``
+        above 1 disables early stopping.
+    device : {'auto', 'cpu', 'cuda'}
+        ``'auto'`` picks CUDA when available.
+    checkpoint : bool
+        Write log-spaced checkpoints (0, 1, 2, 4, ...) and a final one when a run directory is
+        given.
+
+    Examples
+    --------
+    >>> cfg = TrainConfig(model="mlp", task="add", p=23, seed=1).resolve()
+    >>> cfg.width, cfg.optimizer, cfg.loss
+    (512, 'adamw', 'mse')
+    >>> TrainConfig(model="mlp", alpha=1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: `alpha` must be a float in (0, 1); got 1.5
+    """
+
+    model: str = "mlp"
+    task: str | None = None
+    p: int | None = None
+    task_params: dict = field(default_factory=dict)
+    preset: str | None = None
+    seed: int = 0
+    data_seed: int | None = None
+    alpha: float | None = None
+    width: int | None = None
+    activation: str | None = None
+    parametrization: str | None = None
+    d_hidden: int | None = None
+    d_embed: int | None = None
+    d_model: int | None = None
+    heads: int | None = None
+    d_mlp: int | None = None
+    attn_only: bool | None = None
+    dropout: float | None = None
+    loss: str | None = None
+    optimizer: str | None = None
+    lr: float | None = None
+    betas: tuple | None = None
+    eps: float | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    warmup: int | None = None
+    grokfast: str | None = None
+    grokfast_alpha: float | None = None
+    grokfast_lamb: float | None = None
+    grokfast_window: int | None = None
+    max_epochs: int | None = None
+    eval_every: int | None = None
+    target_acc: float | None = None
+    patience: int | None = None
+    device: str = "auto"
+    checkpoint: bool = True
+
+    def __post_init__(self):
+        _validate(self)
+
+    # ------------------------------------------------------------------------------------
+    def resolve(self) -> TrainConfig:
+        """Return a copy with every unset field filled from the preset (see :data:`PRESETS`)."""
+        name = self.preset if self.preset is not None else _MODEL_DEFAULT_PRESET[self.model]
+        values, _ = PRESETS[name]
+        filled = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is None and f.name in values:
+                v = values[f.name]
+            filled[f.name] = v
+        filled["preset"] = name
+        if filled["data_seed"] is None:
+            filled["data_seed"] = filled["seed"]
+        if filled["grokfast"] is not None:
+            filled["grokfast_alpha"] = _first(filled["grokfast_alpha"], 0.98)
+            filled["grokfast_lamb"] = _first(filled["grokfast_lamb"], 2.0)
+            filled["grokfast_window"] = _first(filled["grokfast_window"], 100)
+        if filled["task"] == "miiii" and filled["model"] != "transformer":
+            raise ValueError("`task` 'miiii' needs `model` 'transformer'")
+        return TrainConfig(**filled)
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.preset is not None and self.p is not None and self.optimizer is not None
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict of every field (tuples as lists)."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ValueError."""
+        if not isinstance(d, dict):
+            raise TypeError(f"`d` must be a dict; got {type(d).__name__}")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {unknown}")
+        d = dict(d)
+        if isinstance(d.get("betas"), list):
+            d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _first(*xs):
+    return next((x for x in xs if x is not None), None)
+
+
+def _choice(name, value, allowed):
+    if value is not None and value not in allowed:
+        raise ValueError(f"`{name}` must be one of {allowed}; got {value!r}")
+
+
+def _validate(c: TrainConfig) -> None:
+    from closedform import TASK_NAMES
+
+    _choice("model", c.model, MODELS)
+    if c.task is not None:
+        _choice("task", c.task, (*TASK_NAMES, "miiii"))
+        if c.task == "miiii" and c.model != "transformer":
+            raise ValueError("`task` 'miiii' needs `model` 'transformer'; got model=" + c.model)
+    if c.preset is not None:
+        _choice("preset", c.preset, tuple(PRESETS))
+        pmodel = PRESETS[c.preset][0]["model"]
+        if pmodel != c.model:
+            raise ValueError(
+                f"`preset` {c.preset!r} is for model {pmodel!r}; got model={c.model!r}"
+            )
+    if not isinstance(c.task_params, dict):
+        raise TypeError(f"`task_params` must be a dict; got {type(c.task_params).__name__}")
+    for name in ("seed", "data_seed"):
+        v = getattr(c, name)
+        if v is not None and (not _is_int(v) or v < 0):
+            raise ValueError(f"`{name}` must be an int >= 0; got {v!r}")
+    if c.p is not None and (not _is_int(c.p) or c.p < 3):
+        raise ValueError(f"`p` must be an int >= 3; got {c.p!r}")
+    if c.alpha is not None and (not _is_real(c.alpha) or not 0.0 < c.alpha < 1.0):
+        raise ValueError(f"`alpha` must be a float in (0, 1); got {c.alpha!r}")
+    for name in ("width", "d_hidden", "d_embed", "d_model", "heads", "d_mlp", "max_epochs"):
+        v = getattr(c, name)
+        if v is not None and (not _is_int(v) or v < 1):
+            raise ValueError(f"`{name}` must be an int >= 1; got {v!r}")
+    for name in ("eval_every", "patience", "grokfast_window"):
+        v = getattr(c, name)
+        if v is not None and (not _is_int(v) or v < 1):
+            raise ValueError(f"`{name}` must be an int >= 1; got {v!r}")
+    if c.warmup is not None and (not _is_int(c.warmup) or c.warmup < 0):
+        raise ValueError(f"`warmup` must be an int >= 0; got {c.warmup!r}")
+    if c.d_model is not None and c.heads is not None and c.d_model % c.heads:
+        raise ValueError(f"`d_model` ({c.d_model}) must be divisible by `heads` ({c.heads})")
+    _choice("activation", c.activation, ACTIVATIONS)
+    _choice("parametrization", c.parametrization, PARAMETRIZATIONS)
+    _choice("loss", c.loss, LOSSES)
+    _choice("optimizer", c.optimizer, OPTIMIZERS)
+    _choice("grokfast", c.grokfast, GROKFAST)
+    _choice("device", c.device, DEVICES)
+    if c.attn_only is not None and not isinstance(c.attn_only, bool):
+        raise TypeError(f"`attn_only` must be a bool; got {c.attn_only!r}")
+    if not isinstance(c.checkpoint, bool):
+        raise TypeError(f"`checkpoint` must be a bool; got {c.checkpoint!r}")
+    if c.dropout is not None and (not _is_real(c.dropout) or not 0.0 <= c.dropout < 1.0):
+        raise ValueError(f"`dropout` must be a float in [0, 1); got {c.dropout!r}")
+    for name in ("lr", "eps"):
+        v = getattr(c, name)
+        if v is not None and (not _is_real(v) or not math.isfinite(v) or v <= 0):
+            raise ValueError(f"`{name}` must be a finite float > 0; got {v!r}")
+    if c.weight_decay is not None and (
+        not _is_real(c.weight_decay) or not math.isfinite(c.weight_decay) or c.weight_decay < 0
+    ):
+        raise ValueError(f"`weight_decay` must be a finite float >= 0; got {c.weight_decay!r}")
+    for name in ("momentum", "grokfast_alpha"):
+        v = getattr(c, name)
+        if v is not None and (not _is_real(v) or not 0.0 <= v < 1.0):
+            raise ValueError(f"`{name}` must be a float in [0, 1); got {v!r}")
+    if c.grokfast_lamb is not None and (not _is_real(c.grokfast_lamb) or c.grokfast_lamb < 0):
+        raise ValueError(f"`grokfast_lamb` must be a float >= 0; got {c.grokfast_lamb!r}")
+    if c.betas is not None:
+        b = c.betas
+        if (
+            not isinstance(b, (tuple, list))
+            or len(b) != 2
+            or not all(_is_real(x) and 0.0 <= x < 1.0 for x in b)
+        ):
+            raise ValueError(f"`betas` must be a pair of floats in [0, 1); got {b!r}")
+        if isinstance(b, list):
+            object.__setattr__(c, "betas", tuple(b))
+    if c.target_acc is not None and (not _is_real(c.target_acc) or not 0.0 < c.target_acc):
+        raise ValueError(f"`target_acc` must be a float > 0 (> 1 never stops); got {c.target_acc!r}")
+    if c.p is not None and c.task in ("mul", "div"):
+        from closedform import is_prime
+
+        if not is_prime(c.p):
+            raise ValueError(f"`p` must be a prime >= 3 for task {c.task!r}; got {c.p}")

@@ -1,0 +1,204 @@
+"""The papers' three models as pure functions of a dict of named weights.
+
+Weights are plain tensors named as in the papers (contract: MLP ``W1``, ``W2``; RNN ``W_E``,
+``W_ih``, ``W_hh``, ``W_fc`` + biases; transformer ``W_E``, ``W_pos``, ``W_Q``, ``W_K``, ``W_V``,
+``W_O``, ``W_in``, ``W_out``, ``W_U``), so the same forward runs trained tensors, loaded numpy
+weights, ablated copies, and (with a leading ensemble dimension) batched MLP ensembles.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["init_weights", "forward", "make_inputs", "weight_shapes"]
+
+
+def _act(name: str):
+    if name == "quadratic":
+        return lambda h: h * h
+    if name == "relu":
+        return torch.relu
+    if name == "gelu":
+        return F.gelu  # exact (erf) GELU
+    if name == "tanh":
+        return torch.tanh
+    raise ValueError(f"`activation` must be quadratic, relu, gelu or tanh; got {name!r}")
+
+
+def output_scale(cfg) -> float:
+    """Gromov eq. 2: ``2/N`` in the mean-field parametrization, 1 in the standard one."""
+    return 2.0 / cfg.width if cfg.parametrization == "mean_field" else 1.0
+
+
+def weight_shapes(cfg, n_out: int) -> dict[str, tuple[int, ...]]:
+    """Shapes of the named weights of a resolved config (documented in docs/trained.md)."""
+    p = cfg.p
+    if cfg.model == "mlp":
+        return {"W1": (cfg.width, 2 * p), "W2": (n_out, cfg.width)}
+    if cfg.model == "rnn":
+        d_h, d_e = cfg.d_hidden, cfg.d_embed
+        return {
+            "W_E": (p + 1, d_e),
+            "W_ih": (d_h, d_e),
+            "W_hh": (d_h, d_h),
+            "b_ih": (d_h,),
+            "b_hh": (d_h,),
+            "W_fc": (n_out, d_h),
+            "b_fc": (n_out,),
+        }
+    d, h = cfg.d_model, cfg.heads
+    shapes = {
+        "W_E": (d, p + 1),
+        "W_pos": (3, d),
+        "W_Q": (h, d // h, d),
+        "W_K": (h, d // h, d),
+        "W_V": (h, d // h, d),
+        "W_O": (d, d),
+    }
+    if not cfg.attn_only:
+        shapes.update({"W_in": (cfg.d_mlp, d), "W_out": (d, cfg.d_mlp)})
+    shapes["W_U"] = (d, n_out)
+    return shapes
+
+
+def init_weights(cfg, n_out: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Initial float32 CPU weights, drawn from ``generator`` in a fixed order.
+
+    MLP (Gromov eq. 1-2): mean field N(0, 1); standard N(0, 1/fan_in).
+    RNN (PyTorch's defaults, as Rangamani's code uses ``nn.Embedding``/``nn.RNN``/``nn.Linear``):
+    ``W_E`` N(0, 1), the rest U(-1/sqrt(fan), 1/sqrt(fan)).
+    Transformer (Nanda's code): N(0, 1/d_model) for all but ``W_U`` N(0, 1/n_out).
+    """
+    shapes = weight_shapes(cfg, n_out)
+    g = generator
+
+    def normal(shape, std):
+        return torch.randn(shape, generator=g, dtype=torch.float32) * std
+
+    def uniform(shape, bound):
+        return (torch.rand(shape, generator=g, dtype=torch.float32) * 2 - 1) * bound
+
+    out = {}
+    if cfg.model == "mlp":
+        std1 = 1.0 if cfg.parametrization == "mean_field" else 1 / math.sqrt(2 * cfg.p)
+        std2 = 1.0 if cfg.parametrization == "mean_field" else 1 / math.sqrt(cfg.width)
+        out["W1"] = normal(shapes["W1"], std1)
+        out["W2"] = normal(shapes["W2"], std2)
+    elif cfg.model == "rnn":
+        b_h = 1 / math.sqrt(cfg.d_hidden)
+        out["W_E"] = normal(shapes["W_E"], 1.0)
+        for name in ("W_ih", "W_hh", "b_ih", "b_hh"):
+            out[name] = uniform(shapes[name], b_h)
+        out["W_fc"] = uniform(shapes["W_fc"], b_h)
+        out["b_fc"] = uniform(shapes["b_fc"], b_h)
+    else:
+        s = 1 / math.sqrt(cfg.d_model)
+        for name, shape in shapes.items():
+            out[name] = normal(shape, 1 / math.sqrt(n_out) if name == "W_U" else s)
+    return out
+
+
+def make_inputs(cfg, inputs: torch.Tensor, device_type: str) -> dict[str, torch.Tensor]:
+    """Precompute what the forward reads from integer pairs ``inputs`` (B, 2).
+
+    For the MLP's first layer a one-hot matmul ``X @ W1.T`` and an embedding-style gather
+    ``W1.T[n] + W1.T[p + m]`` compute the same thing. On 2 CPU cores (torch 2.13, p=97, N=512)
+    we measured the one-hot matmul at ~28-42 ms and the gather at ~30-50 ms per
+    forward+backward (the index-add backward is the slow part), so the CPU uses the one-hot
+    matmul; on CUDA the gather avoids a (B, 2p) dense operand and is used there.
+    """
+    n, m = inputs[:, 0], inputs[:, 1]
+    if cfg.model == "mlp" and device_type == "cpu":
+        p = cfg.p
+        X = torch.zeros(len(n), 2 * p, dtype=torch.float32, device=inputs.device)
+        rows = torch.arange(len(n), device=inputs.device)
+        X[rows, n] = 1.0
+        X[rows, p + m] = 1.0
+        return {"X": X}  # (B, 2p)
+    return {"n": n, "m": m}
+
+
+def _dropout(x, rate, generator):
+    if rate <= 0.0 or generator is None:
+        return x
+    keep = torch.rand(x.shape, generator=generator, device=x.device) >= rate
+    return x * keep / (1.0 - rate)
+
+
+def forward(cfg, W: dict, batch: dict, *, dropout_generator=None, hidden: bool = False):
+    """Logits (B, n_out) of the resolved ``cfg``'s model for ``batch`` (from :func:`make_inputs`).
+
+    With ``hidden=True`` also returns a dict of hidden activations: MLP ``"h"`` (pre-activation,
+    (B, N)); RNN ``"h1"``, ``"h2"``, ``"h3"`` ((B, d_h), Rangamani Fig. 1); transformer
+    ``"attn"`` (attention pattern of the last position, (B, heads, 3)), ``"mlp_pre"`` and
+    ``"mlp_post"`` ((B, d_mlp)). ``dropout_generator`` (a torch.Generator) turns dropout on.
+    An MLP's weights may carry a leading ensemble dimension S (then logits are (S, B, p)).
+    """
+    model = cfg.model
+    if model == "mlp":
+        act = _act(cfg.activation)
+        W1, W2 = W["W1"], W["W2"]
+        if "X" in batch:
+            h = batch["X"] @ W1.mT  # (B, N) or (S, B, N)
+        else:
+            W1T = W1.mT  # (2p, N) or (S, 2p, N)
+            if W1.ndim == 2:
+                h = F.embedding(batch["n"], W1T[: cfg.p]) + F.embedding(batch["m"], W1T[cfg.p :])
+            else:
+                n, m = batch["n"], batch["m"]
+                idx_n = n if n.ndim == 2 else n.expand(W1.shape[0], -1)
+                idx_m = m if m.ndim == 2 else m.expand(W1.shape[0], -1)
+                h = torch.gather(
+                    W1T[:, : cfg.p], 1, idx_n[..., None].expand(-1, -1, W1.shape[1])
+                ) + torch.gather(W1T[:, cfg.p :], 1, idx_m[..., None].expand(-1, -1, W1.shape[1]))
+        a = _dropout(act(h), cfg.dropout or 0.0, dropout_generator)
+        logits = output_scale(cfg) * (a @ W2.mT)  # (B, p)
+        return (logits, {"h": h}) if hidden else logits
+
+    n, m = batch["n"], batch["m"]
+    p = cfg.p
+    if model == "rnn":
+        # Token '=' is index p. Inputs of step t are W_ih W_E[token] + b_ih: a (p+1, d_h) table.
+        E_ih = W["W_E"] @ W["W_ih"].T + W["b_ih"]  # (p+1, d_h)
+        H1 = torch.tanh(E_ih[:p] + W["b_hh"])  # (p, d_h): h1 depends on a only
+        h1 = H1[n]  # (B, d_h)
+        h2 = torch.tanh(E_ih[m] + (H1 @ W["W_hh"].T)[n] + W["b_hh"])  # (B, d_h)
+        h3 = torch.tanh(E_ih[p] + h2 @ W["W_hh"].T + W["b_hh"])  # (B, d_h)
+        h3n = h3 / h3.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        h3n = _dropout(h3n, cfg.dropout or 0.0, dropout_generator)
+        logits = h3n @ W["W_fc"].T + W["b_fc"]  # (B, p)
+        return (logits, {"h1": h1, "h2": h2, "h3": h3}) if hidden else logits
+
+    # Transformer (Nanda 2023): only the last position is read, and with the causal mask its
+    # query comes from the constant '=' token, so keys/values of positions 0 and 1 are tables
+    # over the vocabulary and the query is one vector.
+    heads, d = cfg.heads, cfg.d_model
+    d_head = d // heads
+    W_E, W_pos = W["W_E"], W["W_pos"]
+    emb = W_E.T  # (p+1, d)
+    K = torch.einsum("ihd,vd->vih", W["W_K"], emb)  # (p+1, heads, d_head) token part
+    V = torch.einsum("ihd,vd->vih", W["W_V"], emb)
+    Kp = torch.einsum("ihd,pd->pih", W["W_K"], W_pos)  # (3, heads, d_head) position part
+    Vp = torch.einsum("ihd,pd->pih", W["W_V"], W_pos)
+    x2 = emb[p] + W_pos[2]  # (d,) residual of the '=' position
+    q = torch.einsum("ihd,d->ih", W["W_Q"], x2)  # (heads, d_head)
+    B = len(n)
+    k = torch.stack([K[n] + Kp[0], K[m] + Kp[1], (K[p] + Kp[2]).expand(B, -1, -1)], 2)
+    v = torch.stack([V[n] + Vp[0], V[m] + Vp[1], (V[p] + Vp[2]).expand(B, -1, -1)], 2)
+    # k, v: (B, heads, 3, d_head)
+    scores = torch.einsum("bikh,ih->bik", k, q) / math.sqrt(d_head)  # (B, heads, 3)
+    attn = torch.softmax(scores, dim=-1)
+    z = torch.einsum("bik,bikh->bih", attn, v)  # (B, heads, d_head)
+    attn_out = z.reshape(B, heads * d_head) @ W["W_O"].T  # (B, d): heads add up via W_O
+    resid = x2 + _dropout(attn_out, cfg.dropout or 0.0, dropout_generator)
+    out = {"attn": attn}
+    if not cfg.attn_only:
+        pre = resid @ W["W_in"].T  # (B, d_mlp)
+        post = torch.relu(pre)
+        out.update(mlp_pre=pre, mlp_post=post)
+        resid = resid + _dropout(post @ W["W_out"].T, cfg.dropout or 0.0, dropout_generator)
+    logits = resid @ W["W_U"]  # (B, n_out)
+    return (logits, out) if hidden else logits
