@@ -38,8 +38,10 @@ def activation_fn(name: str):
 
     Examples
     --------
-    >>> activation_fn("x^3")(np.array([2.0])).tolist(), activation_fn("relu")(np.array([-1.0, 2.0])).tolist()
-    ([8.0], [0.0, 2.0])
+    >>> activation_fn("x^3")(np.array([2.0])).tolist()
+    [8.0]
+    >>> activation_fn("relu")(np.array([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
     """
     if not isinstance(name, str):
         raise TypeError(f"`activation` must be a string; got {type(name).__name__}")

@@ -19,7 +19,7 @@ from ._tasks import Task
 
 __all__ = ["AnalyticMLP", "analytic_mlp", "analytic_complex_mlp", "EXACT_PHASES"]
 
-# The six (phi1, phi2) of the exact scheme, j = 0..5: (2 pi j / 6, 2 pi 4 j / 6); phi3 = phi1 + phi2.
+# The six (phi1, phi2) of the exact scheme: (2 pi j / 6, 2 pi 4 j / 6), j = 0..5; phi3 = phi1 + phi2
 EXACT_PHASES = np.array([(2 * np.pi * j / 6, 2 * np.pi * 4 * j / 6) for j in range(6)])
 _SCHEMES = ("random", "exact")
 
@@ -75,9 +75,7 @@ class AnalyticMLP:
     def evaluate(self, chunk_bytes: int | None = None) -> Evaluation:
         """Accuracy and margin over all p^2 pairs (:func:`closedform.evaluate_mlp`)."""
         kw = {} if chunk_bytes is None else {"chunk_bytes": chunk_bytes}
-        return evaluate_mlp(
-            self.W1, self.W2, self.task, self.activation, self.output_scale, **kw
-        )
+        return evaluate_mlp(self.W1, self.W2, self.task, self.activation, self.output_scale, **kw)
 
     def accuracy(self) -> float:
         """Share of defined pairs classified correctly (argmax, ties wrong)."""
@@ -130,7 +128,9 @@ def _rng(seed):
 def _check_frequencies(frequencies, M: int) -> np.ndarray:
     k = np.atleast_1d(np.asarray(frequencies))
     if k.ndim != 1 or k.size == 0 or not np.issubdtype(k.dtype, np.integer):
-        raise ValueError(f"`frequencies` must be a non-empty 1-D list of integers; got {frequencies!r}")
+        raise ValueError(
+            f"`frequencies` must be a non-empty 1-D list of integers; got {frequencies!r}"
+        )
     if (k % M == 0).any():
         bad = int(k[k % M == 0][0])
         raise ValueError(
@@ -192,7 +192,7 @@ def analytic_mlp(
     Parameters
     ----------
     task : Task
-        Any task of the analytic class (:func:`closedform.get_task`, :func:`closedform.custom_task`).
+        A task of the analytic class (:func:`closedform.get_task`, :func:`closedform.custom_task`).
     width : int, optional
         Number of wave neurons (the zero neuron of mul/div comes on top).
         ``'random'``: default 4 p. ``'exact'``: must be 6 x the number of frequencies.
@@ -257,7 +257,9 @@ def analytic_mlp(
 
     if isinstance(phases, str):
         if phases not in _SCHEMES:
-            raise ValueError(f"`phases` must be 'random', 'exact' or an (N, 2) array; got {phases!r}")
+            raise ValueError(
+                f"`phases` must be 'random', 'exact' or an (N, 2) array; got {phases!r}"
+            )
         scheme = phases
     else:
         scheme = "custom"

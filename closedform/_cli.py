@@ -21,12 +21,19 @@ def add_parser(subparsers) -> None:
 
     sp.add_argument("--task", default="add", choices=TASK_NAMES, help="task (default add)")
     sp.add_argument("--p", type=int, default=97, help="modulus p (default 97)")
-    sp.add_argument("--width", type=int, default=None, help="wave neurons N (default: 4p random; all frequencies exact)")
+    sp.add_argument(
+        "--width",
+        type=int,
+        default=None,
+        help="wave neurons N (default: 4p random; all frequencies exact)",
+    )
     sp.add_argument("--phases", default="random", choices=("random", "exact"), help="phase scheme")
     sp.add_argument("--frequencies", type=int, nargs="+", default=None, help="frequencies k to use")
     sp.add_argument("--seed", type=int, default=0, help="seed of the random phases")
     sp.add_argument("--activation", default="quadratic", help="quadratic, relu, gelu, tanh or x^k")
-    sp.add_argument("--branches", default="all", choices=("all", "one"), help="readout branches of F^-1")
+    sp.add_argument(
+        "--branches", default="all", choices=("all", "one"), help="readout branches of F^-1"
+    )
     sp.add_argument("--A", type=int, default=None, help="affine: coefficient of n")
     sp.add_argument("--B", type=int, default=None, help="affine: coefficient of m")
     sp.add_argument("--C", type=int, default=None, help="affine: constant")

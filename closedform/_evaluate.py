@@ -98,9 +98,9 @@ def mlp_logits(W1, W2, n, m, activation: str = "quadratic", output_scale=None) -
 
     Examples
     --------
-    >>> W1 = np.eye(2, 4); W2 = np.ones((2, 2))
-    >>> mlp_logits(W1, W2, [0, 1], [0, 0]).tolist()
-    [[2.0, 2.0], [1.0, 1.0]]
+    >>> W1 = np.eye(2, 4)      # p = 2, N = 2: neuron i reads n = i
+    >>> mlp_logits(W1, np.eye(2), [0, 1], [0, 0]).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
     """
     W2 = np.asarray(W2)
     p = W2.shape[0] if W2.ndim == 2 else -1

@@ -193,9 +193,15 @@ def get_task(name: str, p: int, **params) -> Task:
                 raise TypeError(f"`{nm}` must be an integer; got {v!r}")
         A, B, C = int(A), int(B), int(C)
         return Task(
-            name, p, p, (A * n) % p, (B * n) % p, (ident + C) % p,
-            (A * N + B * Mm + C) % p, params={"A": A, "B": B, "C": C},
-        )  # fmt: skip
+            name,
+            p,
+            p,
+            (A * n) % p,
+            (B * n) % p,
+            (ident + C) % p,
+            (A * N + B * Mm + C) % p,
+            params={"A": A, "B": B, "C": C},
+        )
     if name == "square_sum":
         return Task(name, p, p, n * n % p, n * n % p, ident, (N * N + Mm * Mm) % p)
     if name == "square_of_sum":

@@ -68,8 +68,11 @@ def tasks(draw, names=TASK_NAMES, min_p: int = 3, max_p: int = 200, composite: b
     if name == "affine":
         # A, B invertible mod p keep f1, f2 bijective (phases measurable in the inner domain)
         units = [a for a in range(1, p) if np.gcd(a, p) == 1]
-        params = {"A": draw(st.sampled_from(units)), "B": draw(st.sampled_from(units)),
-                  "C": draw(st.integers(0, p - 1))}  # fmt: skip
+        params = {
+            "A": draw(st.sampled_from(units)),
+            "B": draw(st.sampled_from(units)),
+            "C": draw(st.integers(0, p - 1)),
+        }
     return get_task(name, p, **params)
 
 
@@ -110,8 +113,14 @@ def phase_sets(size: int | None = None, exact: bool | None = None) -> st.SearchS
 
 
 @st.composite
-def analytic_networks(draw, phases: str = "exact", names=TASK_NAMES, min_p: int = 3,
-                      max_p: int = 60, single_frequency: bool = False):  # fmt: skip
+def analytic_networks(
+    draw,
+    phases: str = "exact",
+    names=TASK_NAMES,
+    min_p: int = 3,
+    max_p: int = 60,
+    single_frequency: bool = False,
+):
     """Closed-form networks on random tasks. ``single_frequency``: one frequency k coprime
     with M (exact for invertible F); otherwise the default frequency set."""
     if phases not in ("exact", "random"):

@@ -1,4 +1,4 @@
-"""modfourier: exact Fourier solutions of modular-arithmetic networks, and how close trained ones get.
+"""modfourier: exact Fourier solutions of modular-arithmetic networks; how close trained ones get.
 
 The distribution holds three packages: :mod:`closedform` (exact weights, numpy only),
 :mod:`trained` (torch training) and :mod:`compare` (scores and figures). This small

@@ -41,7 +41,7 @@ def build_parser(verbs: dict[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"modfourier {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     seen = set()
-    for verb, module in verbs.items():
+    for module in verbs.values():
         if module in seen:
             continue
         seen.add(module)
