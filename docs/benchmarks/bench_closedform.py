@@ -1,0 +1,96 @@
+"""Benchmark: evaluate Gromov's random-phase network on the whole table at p = 1009.
+
+Prints the achieved GFLOP/s of the chunked evaluation (2 N p^3 flops for the readout matmul,
+the dominant cost) beside this machine's own float32 matmul rate, measured in the same
+process on the same shapes, and the peak memory. Target (issue 2): >= 50 % of the matmul
+rate with < 2 GB peak memory.
+
+    python docs/benchmarks/bench_closedform.py [--p 1009] [--width 1024] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+import tracemalloc
+
+import numpy as np
+
+from closedform import analytic_mlp, evaluate_mlp, get_task
+
+
+def matmul_rate(rows: int, N: int, p: int, repeat: int) -> float:
+    """Best-of float32 GFLOP/s of (rows x N) @ (N x p), the chunk's matmul alone."""
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((rows, N), dtype=np.float32)
+    W = rng.standard_normal((N, p), dtype=np.float32)
+    Z @ W  # warm up
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        Z @ W
+        best = min(best, time.perf_counter() - t0)
+    return 2 * rows * N * p / best / 1e9
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--p", type=int, default=1009)
+    ap.add_argument("--width", type=int, default=1024)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--chunk-mb", type=int, default=64)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    task = get_task("add", args.p)
+    net = analytic_mlp(task, width=args.width, seed=0)
+    W1 = net.W1.astype(np.float32)
+    W2 = net.W2.astype(np.float32)
+    N, p = W1.shape[0], task.p
+    chunk = args.chunk_mb * 2**20
+    rows = max(1, min(p, chunk // (p * N * 4))) * p
+
+    evaluate_mlp(W1, W2, task, chunk_bytes=chunk)  # warm up
+    times = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        ev = evaluate_mlp(W1, W2, task, chunk_bytes=chunk)
+        times.append(time.perf_counter() - t0)
+    tracemalloc.start()
+    evaluate_mlp(W1, W2, task, chunk_bytes=chunk)
+    _, traced_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    flops = 2 * N * p**3
+    ours = flops / min(times) / 1e9
+    machine = matmul_rate(rows, N, p, args.repeat)
+    result = {
+        "p": p,
+        "width": N,
+        "pairs": p * p,
+        "accuracy": ev.accuracy,
+        "seconds_best": round(min(times), 3),
+        "gflops_evaluation": round(ours, 1),
+        "gflops_matmul_same_shape": round(machine, 1),
+        "ratio": round(ours / machine, 3),
+        "peak_traced_mb": round(traced_peak / 2**20, 1),
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "chunk_rows": rows,
+    }
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"p = {p}, N = {N}, {p * p} pairs, accuracy {ev.accuracy:.4%}")
+    print(f"evaluation   {min(times):.2f} s  ->  {ours:.1f} GFLOP/s (2 N p^3 flops)")
+    print(f"matmul alone ({rows} x {N}) @ ({N} x {p}) float32: {machine:.1f} GFLOP/s")
+    print(f"ratio        {ours / machine:.1%}  (target >= 50 %)")
+    print(
+        f"peak memory  {result['peak_traced_mb']} MB traced by numpy, "
+        f"{result['max_rss_mb']} MB max RSS of the process (target < 2048 MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
