@@ -19,7 +19,7 @@ _VERBS = {
 def _optional_verbs() -> dict[str, str]:
     """Verbs of packages that may not be filled yet; found by their ``_cli`` modules."""
     verbs = {}
-    for module in ("trained._cli", "compare._cli"):
+    for module in ("trained._cli", "trained._sweep_cli", "compare._cli"):
         try:
             spec = importlib.util.find_spec(module)
         except ModuleNotFoundError:

@@ -1,0 +1,259 @@
+"""Sweeps: specs validated up front, grid/random/optuna runs, resume after a kill, and two
+workers sharing one study through a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from modfourier.cli import main
+from trained._sweep import load_spec, parse_spec, plot_sweep, run_sweep
+
+BASE = {
+    "model": "mlp",
+    "task": "add",
+    "p": 11,
+    "width": 32,
+    "max_epochs": 30,
+    "eval_every": 10,
+    "lr": 0.01,
+    "weight_decay": 1.0,
+}
+
+
+def spec(**over):
+    raw = {
+        "name": "t",
+        "mode": "grid",
+        "seeds": [0, 1],
+        "base": dict(BASE),
+        "vary": {"alpha": {"grid": [0.5, 0.8]}, "optimizer": {"choices": ["adam", "adamw"]}},
+        "score": False,
+        "heartbeat_interval": 1,
+        "grace_period": 3,
+    }
+    raw.update(over)
+    if "base" not in over:  # swept fields leave the base
+        raw["base"] = {k: v for k, v in raw["base"].items() if k not in raw["vary"]}
+    return raw
+
+
+def write_toml(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_grid_sweep_rows_and_directories(tmp_path):
+    summary = run_sweep(parse_spec(spec()), tmp_path, progress=False)
+    assert summary["done"] == 4 and summary["failed"] == 0
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert len(rows) == 8  # 2 alphas x 2 optimizers x 2 seeds
+    assert {(r["alpha"], r["optimizer"], r["seed"]) for r in rows} == {
+        (a, o, s) for a in (0.5, 0.8) for o in ("adam", "adamw") for s in (0, 1)
+    }
+    dirs = sorted((tmp_path / "runs").iterdir())
+    assert len(dirs) == 8 and all((d / "weights.safetensors").is_file() for d in dirs)
+    assert (tmp_path / "results.csv").read_text().count("\n") == 9
+
+
+def test_resume_reruns_nothing_finished(tmp_path):
+    s = parse_spec(spec())
+    first = run_sweep(s, tmp_path, progress=False, max_trials=3)
+    assert first["done"] == 3 and first["waiting"] == 1
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/weights.safetensors")}
+    second = run_sweep(s, tmp_path, progress=False)
+    assert second["trials_run_here"] == 1 and second["done"] == 4
+    for path, stamp in stamps.items():
+        assert path.stat().st_mtime_ns == stamp, f"{path} was rerun"
+
+
+def test_killed_trial_is_retried_and_finished_ones_kept(tmp_path):
+    raw = spec(seeds=[0], vary={"alpha": {"grid": [0.5, 0.6, 0.7]}})
+    raw["base"] = dict(BASE, max_epochs=600, eval_every=300)
+    toml = "\n".join(
+        [
+            'name = "kill"',
+            'mode = "grid"',
+            "seeds = [0]",
+            "score = false",
+            "heartbeat_interval = 1",
+            "grace_period = 3",
+            "[base]",
+            *[f"{k} = {json.dumps(v)}" for k, v in raw["base"].items()],
+            "[vary]",
+            "alpha = { grid = [0.5, 0.6, 0.7] }",
+        ]
+    )
+    path = write_toml(tmp_path / "kill.toml", toml)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "modfourier", "sweep", str(path), "--out", str(out), "--json"]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    import optuna
+    from optuna.trial import TrialState
+
+    url = f"sqlite:///{out / 'study.db'}"
+    deadline = time.time() + 240
+    while time.time() < deadline:  # wait until one trial finished and the next one runs
+        time.sleep(0.5)
+        try:
+            trials = optuna.load_study(study_name="kill", storage=url).get_trials()
+        except (KeyError, Exception):  # the study may not exist yet
+            continue
+        states = [t.state for t in trials]
+        if TrialState.COMPLETE in states and TrialState.RUNNING in states:
+            break
+    else:
+        proc.kill()
+        pytest.fail("the sweep never reached a running second trial")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = {t.user_attrs["point"] for t in trials if t.state == TrialState.COMPLETE}
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/weights.safetensors")}
+    time.sleep(4)  # past the grace period: the killed trial is stale
+    assert main(["sweep", str(path), "--out", str(out), "--json"]) == 0
+    trials = optuna.load_study(study_name="kill", storage=url).get_trials()
+    complete = [t.user_attrs["point"] for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(complete) == sorted(set(complete)) and len(complete) == 3
+    assert sum(t.state == TrialState.FAIL for t in trials) == 1  # the killed one, then retried
+    for p, stamp in stamps.items():
+        if any(p.parent.name.startswith(key) for key in finished):
+            assert p.stat().st_mtime_ns == stamp, f"finished run {p.parent.name} was rerun"
+
+
+def test_random_and_optuna_modes(tmp_path):
+    vary = {"lr": {"log_range": [1e-3, 1e-1]}, "optimizer": {"choices": ["adam", "adamw"]}}
+    rnd = run_sweep(
+        parse_spec(spec(mode="random", n_trials=3, seeds=[0], vary=vary)),
+        tmp_path / "r",
+        progress=False,
+    )
+    assert rnd["done"] == 3
+    opt = run_sweep(
+        parse_spec(spec(mode="optuna", n_trials=4, seeds=[0], vary=vary)),
+        tmp_path / "o",
+        progress=False,
+    )
+    assert opt["done"] + opt["pruned"] == 4 and opt["failed"] == 0
+
+
+def test_postgres_two_workers_share_one_study(tmp_path, postgres_url):
+    path = write_toml(
+        tmp_path / "pg.toml",
+        "\n".join(
+            [
+                'name = "pgsweep"',
+                'mode = "grid"',
+                "seeds = [0]",
+                "score = false",
+                "[base]",
+                *[f"{k} = {json.dumps(v)}" for k, v in BASE.items()],
+                "[vary]",
+                "alpha = { grid = [0.4, 0.5, 0.6, 0.7, 0.8, 0.9] }",
+            ]
+        ),
+    )
+    assert (
+        main(
+            [
+                "sweep",
+                str(path),
+                "--storage",
+                postgres_url,
+                "--out",
+                str(tmp_path / "c"),
+                "--max-trials",
+                "0",
+                "--json",
+            ]
+        )
+        == 0
+    )
+
+    def cmd(i):
+        return [
+            sys.executable,
+            "-m",
+            "modfourier",
+            "sweep",
+            "--join",
+            "pgsweep",
+            "--storage",
+            postgres_url,
+            "--out",
+            str(tmp_path / f"w{i}"),
+            "--json",
+        ]
+
+    workers = [
+        subprocess.Popen(cmd(i), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(2)
+    ]
+    outs = [w.communicate(timeout=600) for w in workers]
+    assert all(w.returncode == 0 for w in workers), [o[1][-2000:] for o in outs]
+    summaries = [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
+    assert sum(s["trials_run_here"] for s in summaries) == 6
+    import optuna
+    from optuna.trial import TrialState
+
+    trials = optuna.load_study(study_name="pgsweep", storage=postgres_url).get_trials()
+    assert len(trials) == 6 and all(t.state == TrialState.COMPLETE for t in trials)
+    points = [t.user_attrs["point"] for t in trials]
+    assert len(set(points)) == 6
+    run_dirs = [d.name for i in range(2) for d in (tmp_path / f"w{i}" / "runs").iterdir()]
+    assert sorted(run_dirs) == sorted(f"{p}-seed0" for p in points)  # each ran exactly once
+
+
+def test_sweep_plot(tmp_path):
+    run_sweep(parse_spec(spec()), tmp_path, progress=False)
+    png = plot_sweep(tmp_path, y="final_test_acc")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert main(["sweep-plot", str(tmp_path), "--y", "final_test_acc"]) == 0
+
+
+INVALID = [
+    ("unknown-field", {"base": dict(BASE, widht=3)}, "widht"),
+    ("unknown-vary-field", {"vary": {"learning_rate": {"grid": [1]}}}, "learning_rate"),
+    ("empty-grid", {"vary": {"alpha": {"grid": []}}}, "vary.alpha"),
+    (
+        "bad-range",
+        {"vary": {"lr": {"range": [0.1, 0.01]}}, "mode": "random", "n_trials": 2},
+        "vary.lr",
+    ),
+    (
+        "log-range-zero",
+        {"vary": {"lr": {"log_range": [0, 1]}}, "mode": "random", "n_trials": 2},
+        "log_range",
+    ),
+    ("grid-range-without-step", {"vary": {"lr": {"range": [0.01, 0.1]}}}, "step"),
+    ("two-kinds", {"vary": {"alpha": {"grid": [0.5], "choices": [0.6]}}}, "exactly one"),
+    ("bad-mode", {"mode": "bayes"}, "`mode`"),
+    ("random-needs-trials", {"mode": "random"}, "n_trials"),
+    ("bad-objective", {"objective": "loss"}, "`objective`"),
+    ("seed-in-base", {"base": dict(BASE, seed=1)}, "seed"),
+    ("invalid-point", {"vary": {"alpha": {"grid": [0.5, 1.5]}}}, "alpha"),
+    ("unknown-top-key", {"sweeps": 3}, "sweeps"),
+    ("bad-seeds", {"seeds": []}, "seeds"),
+]
+
+
+@pytest.mark.parametrize("over, words", [c[1:] for c in INVALID], ids=[c[0] for c in INVALID])
+def test_invalid_specs_are_rejected(over, words):
+    with pytest.raises(ValueError, match=words):
+        parse_spec(spec(**over))
+
+
+def test_invalid_spec_file_starts_nothing(tmp_path, capsys):
+    path = write_toml(tmp_path / "bad.toml", 'mode = "grid"\n[vary]\nalpha = { grid = [] }\n')
+    assert main(["sweep", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "vary.alpha" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match="not valid TOML"):
+        load_spec(write_toml(tmp_path / "broken.toml", "mode = \n"))

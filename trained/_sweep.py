@@ -1,0 +1,781 @@
+"""Sweeps over training runs: grid, random and Optuna (TPE) searches on Optuna's RDB storage.
+
+A sweep is an Optuna study. Grid and random sweeps enqueue every point up front and workers pop
+them atomically (WAITING -> RUNNING in one storage transaction), so each point runs exactly once
+however many workers join; Optuna sweeps ask TPE for new points until ``n_trials`` have finished.
+Workers heartbeat their trials; a trial whose worker died is marked failed and enqueued again,
+and its run directories (named by point and seed) resume from their last checkpoints.
+Storage: an SQLite file in the sweep folder by default, or any URL Optuna accepts
+(``postgresql://...``) for many machines.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import itertools
+import json
+import math
+import os
+import threading
+import time
+import tomllib
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "SweepSpec",
+    "load_spec",
+    "parse_spec",
+    "plot_sweep",
+    "run_sweep",
+    "spec_from_study",
+    "sweep_results",
+]
+
+MODES = ("grid", "random", "optuna")
+OBJECTIVES = {  # name -> direction
+    "epochs_to_grok": "minimize",
+    "final_test_acc": "maximize",
+    "final_test_loss": "minimize",
+}
+_KINDS = ("grid", "choices", "range", "log_range")
+_SPEC_KEYS = {
+    "name",
+    "mode",
+    "seeds",
+    "n_trials",
+    "sampler_seed",
+    "objective",
+    "threshold",
+    "base",
+    "vary",
+    "heartbeat_interval",
+    "grace_period",
+    "max_retry",
+    "score",
+}
+
+
+def _train_fields() -> dict:
+    from ._config import TrainConfig
+
+    return {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One swept field: a finite list (grid/choices) or a range (linear or log, int or float)."""
+
+    name: str
+    kind: str
+    values: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    num: int | None = None
+
+    @property
+    def categorical(self) -> bool:
+        return self.kind == "choices" or (
+            self.kind == "grid" and not all(_is_number(v) for v in self.values)
+        )
+
+    def grid(self) -> list:
+        """Finite values for a grid sweep."""
+        if self.kind in ("grid", "choices"):
+            return list(self.values)
+        if self.kind == "range" and self.step is not None:
+            n = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+            vals = [self.low + i * self.step for i in range(n)]
+            return [int(v) for v in vals] if _all_int(self.low, self.step) else vals
+        if self.num is not None:
+            space = np.geomspace if self.kind == "log_range" else np.linspace
+            vals = space(self.low, self.high, self.num).tolist()
+            return [int(round(v)) for v in vals] if _all_int(self.low, self.high) else vals
+        raise ValueError(f"`vary.{self.name}`: a {self.kind} needs `step` or `num` in a grid sweep")
+
+    def sample(self, rng: np.random.Generator):
+        """One random value (random sweeps)."""
+        if self.kind in ("grid", "choices"):
+            return self.values[int(rng.integers(len(self.values)))]
+        if self.kind == "range" and self.step is not None:
+            return self.grid()[int(rng.integers(len(self.grid())))]
+        if self.kind == "log_range":
+            v = float(np.exp(rng.uniform(np.log(self.low), np.log(self.high))))
+        else:
+            v = float(rng.uniform(self.low, self.high))
+        return int(round(v)) if _all_int(self.low, self.high) else v
+
+    def suggest(self, trial):
+        """The Optuna suggestion for this dimension (optuna sweeps)."""
+        if self.kind in ("grid", "choices"):
+            return trial.suggest_categorical(self.name, list(self.values))
+        if _all_int(self.low, self.high) and (self.step is None or float(self.step).is_integer()):
+            step = int(self.step) if self.step else 1
+            return trial.suggest_int(
+                self.name,
+                int(self.low),
+                int(self.high),
+                step=step,
+                log=self.kind == "log_range" and step == 1,
+            )
+        return trial.suggest_float(
+            self.name,
+            float(self.low),
+            float(self.high),
+            log=self.kind == "log_range",
+            step=self.step,
+        )
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _all_int(*vs) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in vs if v is not None)
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep specification (see :func:`parse_spec` for the TOML layout)."""
+
+    name: str
+    mode: str
+    base: dict
+    dimensions: tuple
+    seeds: tuple = (0,)
+    n_trials: int | None = None
+    sampler_seed: int = 0
+    objective: str = "epochs_to_grok"
+    threshold: float = 0.99
+    heartbeat_interval: int = 10
+    grace_period: int = 30
+    max_retry: int = 3
+    score: bool = True
+    raw: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def direction(self) -> str:
+        return OBJECTIVES[self.objective]
+
+    def points(self) -> list[dict]:
+        """Every point of a grid sweep, or the pre-drawn points of a random sweep."""
+        if self.mode == "grid":
+            names = [d.name for d in self.dimensions]
+            grids = [d.grid() for d in self.dimensions]
+            return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grids)]
+        if self.mode == "random":
+            rng = np.random.default_rng(self.sampler_seed)
+            return [{d.name: d.sample(rng) for d in self.dimensions} for _ in range(self.n_trials)]
+        raise ValueError("optuna sweeps have no fixed list of points")
+
+    def config(self, params: dict, seed: int):
+        """The TrainConfig of one run."""
+        from ._config import TrainConfig
+
+        values = {**self.base, **params, "seed": seed}
+        if "betas" in values and isinstance(values["betas"], list):
+            values["betas"] = tuple(values["betas"])
+        return TrainConfig(**values)
+
+
+def _err(msg: str) -> ValueError:
+    return ValueError(f"sweep spec: {msg}")
+
+
+def _parse_dimension(name: str, entry) -> Dimension:
+    where = f"`vary.{name}`"
+    if not isinstance(entry, dict):
+        if isinstance(entry, list):
+            entry = {"grid": entry}
+        else:
+            raise _err(f"{where} must be a table such as {{ grid = [...] }}; got {entry!r}")
+    kinds = [k for k in _KINDS if k in entry]
+    if len(kinds) != 1:
+        raise _err(f"{where} must have exactly one of {list(_KINDS)}; got keys {sorted(entry)}")
+    kind = kinds[0]
+    unknown = set(entry) - {kind, "step", "num"}
+    if unknown:
+        raise _err(f"{where} has unknown keys {sorted(unknown)} (allowed: {kind}, step, num)")
+    if kind in ("grid", "choices"):
+        values = entry[kind]
+        if not isinstance(values, list) or not values:
+            raise _err(f"{where}.{kind} must be a non-empty list; got {values!r}")
+        return Dimension(name, kind, values=tuple(values))
+    bounds = entry[kind]
+    if (
+        not isinstance(bounds, list)
+        or len(bounds) != 2
+        or not all(map(_is_number, bounds))
+        or not bounds[0] < bounds[1]
+    ):
+        raise _err(f"{where}.{kind} must be [low, high] numbers with low < high; got {bounds!r}")
+    low, high = bounds
+    if kind == "log_range" and low <= 0:
+        raise _err(f"{where}.log_range needs low > 0; got {low}")
+    step, num = entry.get("step"), entry.get("num")
+    if step is not None and (not _is_number(step) or step <= 0 or kind == "log_range"):
+        raise _err(f"{where}.step must be a positive number (not with log_range); got {step!r}")
+    if num is not None and (not _all_int(num) or num < 2):
+        raise _err(f"{where}.num must be an integer >= 2; got {num!r}")
+    return Dimension(name, kind, low=low, high=high, step=step, num=num)
+
+
+def parse_spec(raw: dict, default_name: str = "sweep") -> SweepSpec:
+    """Validate a sweep specification (the parsed TOML) before any run starts.
+
+    Layout::
+
+        name = "fig4a"                 # study name (default: the file's stem)
+        mode = "grid"                  # grid | random | optuna
+        seeds = [0, 1, 2]              # every point trains each seed (one row each)
+        n_trials = 20                  # random / optuna
+        objective = "epochs_to_grok"   # or final_test_acc, final_test_loss
+        threshold = 0.99               # test accuracy that counts as grokked
+
+        [base]                         # any trained.TrainConfig field
+        model = "mlp"
+        p = 23
+
+        [vary]                         # fields to sweep
+        alpha = { grid = [0.3, 0.5, 0.7] }
+        optimizer = { choices = ["gd", "momentum", "adamw"] }
+        lr = { log_range = [1e-3, 1e-1], num = 3 }   # num/step make ranges finite for a grid
+        width = { range = [32, 128], step = 32 }
+
+    Raises
+    ------
+    ValueError
+        Naming the offending field: unknown keys or TrainConfig fields, empty grids, bad ranges,
+        a mode/objective not allowed, or a point whose TrainConfig is invalid.
+    """
+    if not isinstance(raw, dict):
+        raise _err("the spec must be a TOML table")
+    unknown = set(raw) - _SPEC_KEYS
+    if unknown:
+        raise _err(f"unknown top-level keys {sorted(unknown)}; allowed {sorted(_SPEC_KEYS)}")
+    mode = raw.get("mode", "grid")
+    if mode not in MODES:
+        raise _err(f"`mode` must be one of {MODES}; got {mode!r}")
+    objective = raw.get("objective", "epochs_to_grok")
+    if objective not in OBJECTIVES:
+        raise _err(f"`objective` must be one of {tuple(OBJECTIVES)}; got {objective!r}")
+    name = raw.get("name", default_name)
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise _err(f"`name` must be letters, digits, '-', '_' or '.'; got {name!r}")
+    seeds = raw.get("seeds", [0])
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(_all_int(s) and s >= 0 for s in seeds)
+        or len(set(seeds)) != len(seeds)
+    ):
+        raise _err(f"`seeds` must be a non-empty list of distinct integers >= 0; got {seeds!r}")
+    n_trials = raw.get("n_trials")
+    if mode in ("random", "optuna"):
+        if not _all_int(n_trials) or n_trials is None or n_trials < 1:
+            raise _err(f"`n_trials` must be an integer >= 1 for mode {mode!r}; got {n_trials!r}")
+    elif n_trials is not None:
+        raise _err("`n_trials` applies to random and optuna sweeps, not grid")
+    threshold = raw.get("threshold", 0.99)
+    if not _is_number(threshold) or not 0 < threshold <= 1:
+        raise _err(f"`threshold` must be in (0, 1]; got {threshold!r}")
+    ints = {}
+    for key, default, low in (
+        ("sampler_seed", 0, 0),
+        ("heartbeat_interval", 10, 1),
+        ("grace_period", 30, 2),
+        ("max_retry", 3, 0),
+    ):
+        v = raw.get(key, default)
+        if not _all_int(v) or v < low:
+            raise _err(f"`{key}` must be an integer >= {low}; got {v!r}")
+        ints[key] = v
+    if ints["grace_period"] <= ints["heartbeat_interval"]:
+        raise _err("`grace_period` must exceed `heartbeat_interval`")
+    score = raw.get("score", True)
+    if not isinstance(score, bool):
+        raise _err(f"`score` must be true or false; got {score!r}")
+
+    fields = _train_fields()
+    base = raw.get("base", {})
+    if not isinstance(base, dict):
+        raise _err("`base` must be a table of TrainConfig fields")
+    vary = raw.get("vary", {})
+    if not isinstance(vary, dict) or not vary:
+        raise _err("`vary` must name at least one field to sweep")
+    for section, keys in (("base", base), ("vary", vary)):
+        bad = sorted(set(keys) - set(fields))
+        if bad:
+            raise _err(
+                f"unknown field(s) {bad} in [{section}]; TrainConfig fields are {sorted(fields)}"
+            )
+    for reserved in ("seed",):
+        if reserved in base or reserved in vary:
+            raise _err("`seed` is set by `seeds`, not in [base] or [vary]")
+    both = sorted(set(base) & set(vary))
+    if both:
+        raise _err(f"field(s) {both} appear in both [base] and [vary]")
+    dims = tuple(_parse_dimension(k, v) for k, v in vary.items())
+    spec = SweepSpec(
+        name=name,
+        mode=mode,
+        base=dict(base),
+        dimensions=dims,
+        seeds=tuple(seeds),
+        n_trials=n_trials,
+        objective=objective,
+        threshold=float(threshold),
+        score=score,
+        raw=raw,
+        **ints,
+    )
+    # every run's config must be valid before the first one starts
+    if mode == "grid":
+        candidates = spec.points()
+    else:  # ranges: both ends; lists: every value
+        candidates = [{}]
+        for d in dims:
+            vals = list(d.values) if d.values else [d.low, d.high]
+            if _all_int(d.low, d.high) and not d.values:
+                vals = [int(v) for v in vals]
+            candidates = [dict(c, **{d.name: v}) for c in candidates for v in vals][:256]
+    for params in candidates:
+        try:
+            spec.config(params, spec.seeds[0]).resolve()
+        except (TypeError, ValueError) as exc:
+            raise _err(f"point {params} is not a valid training config: {exc}") from None
+    return spec
+
+
+def spec_from_study(name: str, storage: str) -> SweepSpec:
+    """The spec a study was created with (stored in it), for ``--join`` workers."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        raise ValueError(f"`--join`: no study named {name!r} in {storage}") from None
+    raw = study.user_attrs.get("spec")
+    if not raw:
+        raise ValueError(f"study {name!r} was not created by modfourier sweep (no spec stored)")
+    return parse_spec(raw, default_name=name)
+
+
+def load_spec(path) -> SweepSpec:
+    """Read and validate a TOML sweep specification."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no sweep spec at {path}")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise _err(f"{path} is not valid TOML: {exc}") from None
+    return parse_spec(raw, default_name=path.stem)
+
+
+# -- storage and workers ----------------------------------------------------------------------
+
+
+@contextmanager
+def _quiet_optuna():
+    """Optuna flags heartbeats and stale-trial handling as experimental; we rely on them
+    knowingly (tests pin the behaviour), so only that warning category is silenced, here."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
+
+
+def _storage(spec: SweepSpec, url: str):
+    import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with _quiet_optuna():
+        return RDBStorage(
+            url,
+            heartbeat_interval=spec.heartbeat_interval,
+            grace_period=spec.grace_period,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                max_retry=spec.max_retry
+            ),
+        )
+
+
+def _point_key(params: dict) -> str:
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def _open_study(spec: SweepSpec, storage, create: bool):
+    import optuna
+
+    sampler = optuna.samplers.TPESampler(
+        seed=spec.sampler_seed, n_startup_trials=min(10, max(1, (spec.n_trials or 10) // 3))
+    )
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    if create:
+        study = optuna.create_study(
+            storage=storage,
+            study_name=spec.name,
+            sampler=sampler,
+            pruner=pruner,
+            direction=spec.direction,
+            load_if_exists=True,
+        )
+        if not study.user_attrs.get("spec"):
+            study.set_user_attr("spec", spec.raw)
+    else:
+        try:
+            study = optuna.load_study(
+                study_name=spec.name, storage=storage, sampler=sampler, pruner=pruner
+            )
+        except KeyError:
+            raise ValueError(f"`--join`: no study named {spec.name!r} in that storage") from None
+    return study
+
+
+def _enqueue_points(spec: SweepSpec, study) -> None:
+    existing = {t.user_attrs.get("point") for t in study.get_trials(deepcopy=False)}
+    for i, params in enumerate(spec.points()):
+        key = f"{i:04d}-{_point_key(params)}"
+        if key not in existing:
+            study.enqueue_trial(params, user_attrs={"point": key})
+
+
+def _pop_waiting(study):
+    """Claim one WAITING trial atomically; None when the queue is empty."""
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = study._storage  # the RDBStorage we built; public BaseStorage methods only
+    for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        if storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
+            return optuna.trial.Trial(study, t._trial_id)
+    return None
+
+
+@contextmanager
+def _heartbeat(study, trial, interval: int):
+    storage = study._storage
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(interval):
+            storage.record_heartbeat(trial._trial_id)
+
+    storage.record_heartbeat(trial._trial_id)
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _run_point(spec: SweepSpec, trial, params: dict, out: Path, prune: bool) -> tuple[float, list]:
+    """Train every seed of one point; return the objective and one row per seed."""
+    import optuna
+
+    from ._train import train
+
+    key = trial.user_attrs.get("point") or f"t{trial.number:04d}-{_point_key(params)}"
+    rows, values = [], []
+    sign = -1.0 if spec.direction == "minimize" else 1.0
+    for seed in spec.seeds:
+        cfg = spec.config(params, seed)
+        run_dir = out / "runs" / f"{key}-seed{seed}"
+        progress = None
+        if prune and seed == spec.seeds[0]:
+
+            def progress(rec, _trial=trial):
+                _trial.report(sign * rec["test_acc"], step=rec["epoch"])
+                if _trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned at epoch {rec['epoch']}")
+
+        t0 = time.perf_counter()
+        resume = (run_dir / "config.json").exists()
+        run = train(cfg, out_dir=run_dir, resume=resume, progress=progress)
+        seconds = time.perf_counter() - t0
+        grok = run.grok_epoch(spec.threshold)
+        last = run.history[-1] if run.history else {}
+        row = {
+            "trial": trial.number,
+            "point": key,
+            **params,
+            "seed": seed,
+            "epochs_to_grok": grok,
+            "epochs": run.epochs,
+            "stopped": run.stopped,
+            "final_train_acc": last.get("train_acc"),
+            "final_test_acc": last.get("test_acc"),
+            "final_test_loss": last.get("test_loss"),
+            "seconds": round(seconds, 3),
+            "run_dir": str(run_dir),
+        }
+        if spec.score:
+            row["score"] = _score(run_dir)
+        rows.append(row)
+        if spec.objective == "epochs_to_grok":
+            # a run that never groks is censored at its budget (documented in docs/sweeps.md)
+            values.append(float(grok if grok is not None else run.config.max_epochs))
+        else:
+            values.append(float(row[spec.objective]))
+    return float(np.mean(values)), rows
+
+
+def _score(run_dir: Path) -> dict | None:
+    """compare's scorecard of a finished run, where compare can score it."""
+    try:
+        import compare
+    except ImportError:  # pragma: no cover - compare ships with the distribution
+        return None
+    if not hasattr(compare, "score"):
+        return None
+    try:
+        card = compare.score(run_dir)
+    except (ValueError, TypeError, NotImplementedError, KeyError) as exc:
+        return {"error": str(exc)}
+    return json.loads(json.dumps(card, default=str))
+
+
+def _counts(study) -> dict:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    count = lambda s: sum(t.state == s for t in trials)  # noqa: E731
+    return {
+        "done": count(TrialState.COMPLETE),
+        "running": count(TrialState.RUNNING),
+        "waiting": count(TrialState.WAITING),
+        "failed": count(TrialState.FAIL),
+        "pruned": count(TrialState.PRUNED),
+    }
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out_dir,
+    storage: str | None = None,
+    join: bool = False,
+    progress: bool | None = None,
+    max_trials: int | None = None,
+) -> dict:
+    """Run (or join, or resume) a sweep; return the summary and write results.csv/json.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    out_dir : path
+        Sweep folder: ``study.db`` (the default SQLite storage), ``runs/`` (one run directory per
+        point and seed), ``results.csv`` and ``results.json``.
+    storage : str, optional
+        An Optuna RDB URL, e.g. ``postgresql://user@host/db``; default
+        ``sqlite:///OUT/study.db``.
+    join : bool
+        Join an existing study of that name instead of creating it (other workers' machines).
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+    max_trials : int, optional
+        Stop this worker after that many trials (for tests and for splitting work).
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    rdb = _storage(spec, url)
+    study = _open_study(spec, rdb, create=not join)
+    with _quiet_optuna():  # a dead worker's trial: failed, then enqueued again
+        optuna.storages.fail_stale_trials(study)
+    if spec.mode in ("grid", "random") and not join:
+        _enqueue_points(spec, study)
+    show = progress if progress is not None else os.isatty(2)
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+
+        total = len(spec.points()) if spec.mode != "optuna" else spec.n_trials
+        bar = tqdm(total=total, desc=f"sweep {spec.name}", unit="trial")
+    ran = 0
+    try:
+        while max_trials is None or ran < max_trials:
+            if spec.mode == "optuna":
+                finished = sum(
+                    t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+                    for t in study.get_trials(deepcopy=False)
+                )
+                if finished >= spec.n_trials:
+                    break
+                with warnings.catch_warnings():  # we heartbeat the asked trial ourselves
+                    warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                    trial = study.ask()
+            else:
+                trial = _pop_waiting(study)
+                if trial is None:
+                    break
+            # enqueued points come back as the fixed values of these suggestions
+            params = {d.name: d.suggest(trial) for d in spec.dimensions}
+            with _heartbeat(study, trial, spec.heartbeat_interval):
+                try:
+                    value, rows = _run_point(spec, trial, params, out, prune=spec.mode == "optuna")
+                except optuna.TrialPruned:
+                    study.tell(trial, state=TrialState.PRUNED)
+                    ran += 1
+                    continue
+                except Exception:
+                    study.tell(trial, state=TrialState.FAIL)
+                    raise
+            trial.set_user_attr("rows", rows)
+            study.tell(trial, value)
+            ran += 1
+            if bar is not None:
+                c = _counts(study)
+                best = _best(study)
+                bar.n = c["done"] + c["pruned"]
+                bar.set_postfix(running=c["running"], failed=c["failed"], best=best, refresh=False)
+                bar.refresh()
+    finally:
+        if bar is not None:
+            bar.close()
+    results = sweep_results(study)
+    write_results(results, out)
+    return {
+        "study": spec.name,
+        "storage": url,
+        "trials_run_here": ran,
+        **_counts(study),
+        "best": _best(study),
+        "results": str(out / "results.csv"),
+    }
+
+
+def _best(study):
+    try:
+        return {"value": study.best_value, "params": study.best_params}
+    except ValueError:
+        return None
+
+
+def sweep_results(study) -> list[dict]:
+    """One row per finished run (point x seed), from the study's completed trials."""
+    from optuna.trial import TrialState
+
+    rows = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        rows.extend(t.user_attrs.get("rows", []))
+    return sorted(rows, key=lambda r: (r["point"], r["seed"]))
+
+
+def write_results(rows: list[dict], out: Path) -> None:
+    """results.json (everything, scorecards included) and results.csv (flat columns)."""
+    from closedform._modeldir import atomic_write_bytes
+
+    atomic_write_bytes(
+        out / "results.json", (json.dumps(rows, indent=1, default=str) + "\n").encode()
+    )
+    flat_keys: list[str] = []
+    flat_rows = []
+    for r in rows:
+        flat = {k: v for k, v in r.items() if k != "score"}
+        for k, v in (r.get("score") or {}).items():
+            if isinstance(v, (int, float, str, bool)) or v is None:
+                flat[f"score.{k}"] = v
+        flat_rows.append(flat)
+        flat_keys += [k for k in flat if k not in flat_keys]
+    import io
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=flat_keys)
+    writer.writeheader()
+    writer.writerows(flat_rows)
+    atomic_write_bytes(out / "results.csv", buf.getvalue().encode())
+
+
+def plot_sweep(
+    results_path, x: str | None = None, y: str = "epochs_to_grok", by: str | None = None, out=None
+):
+    """Swept variable against the objective: one line per value of a categorical field, the
+    mean over seeds with their min-max spread. Returns the PNG path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results_path = Path(results_path)
+    if results_path.is_dir():
+        results_path = results_path / "results.json"
+    rows = json.loads(results_path.read_text())
+    if not rows:
+        raise ValueError(f"{results_path} holds no finished run")
+    fixed = {
+        "trial",
+        "point",
+        "seed",
+        "epochs_to_grok",
+        "epochs",
+        "stopped",
+        "final_train_acc",
+        "final_test_acc",
+        "final_test_loss",
+        "seconds",
+        "run_dir",
+        "score",
+    }
+    swept = [k for k in rows[0] if k not in fixed]
+    if y not in rows[0]:
+        raise ValueError(f"`y` must be a result column such as epochs_to_grok; got {y!r}")
+    numeric = [k for k in swept if all(_is_number(r[k]) for r in rows)]
+    categorical = [k for k in swept if k not in numeric]
+    if x is None:
+        if not numeric:
+            raise ValueError("no numeric swept field to put on the x axis; pass `x`")
+        x = numeric[0]
+    if x not in swept:
+        raise ValueError(f"`x` must be a swept field {swept}; got {x!r}")
+    if by is None and categorical:
+        by = categorical[0]
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(r.get(by) if by else "all", {}).setdefault(r[x], []).append(r[y])
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for label, series in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        xs = sorted(series)
+        vals = [[v for v in series[k] if v is not None] for k in xs]
+        mean = [np.mean(v) if v else np.nan for v in vals]
+        lo = [min(v) if v else np.nan for v in vals]
+        hi = [max(v) if v else np.nan for v in vals]
+        line = ax.plot(xs, mean, marker="o", label=f"{by} = {label}" if by else "mean")[0]
+        ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2)
+        never = [k for k, v in zip(xs, vals, strict=True) if not v]
+        if never:
+            ax.scatter(
+                never,
+                [ax.get_ylim()[1]] * len(never),
+                marker="x",
+                color=line.get_color(),
+                label=f"{label}: never grokked",
+            )
+    n_seeds = len({r["seed"] for r in rows})
+    ax.set_xlabel(x)
+    ax.set_ylabel(y.replace("_", " ") + (" (epochs)" if "epochs" in y else ""))
+    ax.set_title(f"{y.replace('_', ' ')} vs {x}: mean and min-max over {n_seeds} seed(s)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out) if out else results_path.with_name(f"sweep_{y}_vs_{x}.png")
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
