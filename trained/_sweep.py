@@ -86,10 +86,22 @@ class Dimension:
             self.kind == "grid" and not all(_is_number(v) for v in self.values)
         )
 
+    @property
+    def labels(self) -> list:
+        """What the study and the results record: the value, or a table choice's own field."""
+        return [v[self.name] if isinstance(v, dict) else v for v in self.values]
+
+    def expand(self, label) -> dict:
+        """The TrainConfig fields one recorded value stands for."""
+        for v in self.values:
+            if isinstance(v, dict) and v[self.name] == label:
+                return dict(v)
+        return {self.name: label}
+
     def grid(self) -> list:
         """Finite values for a grid sweep."""
         if self.kind in ("grid", "choices"):
-            return list(self.values)
+            return self.labels
         if self.kind == "range" and self.step is not None:
             n = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
             vals = [self.low + i * self.step for i in range(n)]
@@ -103,7 +115,7 @@ class Dimension:
     def sample(self, rng: np.random.Generator):
         """One random value (random sweeps)."""
         if self.kind in ("grid", "choices"):
-            return self.values[int(rng.integers(len(self.values)))]
+            return self.labels[int(rng.integers(len(self.values)))]
         if self.kind == "range" and self.step is not None:
             return self.grid()[int(rng.integers(len(self.grid())))]
         if self.kind == "log_range":
@@ -115,7 +127,7 @@ class Dimension:
     def suggest(self, trial):
         """The Optuna suggestion for this dimension (optuna sweeps)."""
         if self.kind in ("grid", "choices"):
-            return trial.suggest_categorical(self.name, list(self.values))
+            return trial.suggest_categorical(self.name, self.labels)
         if _all_int(self.low, self.high) and (self.step is None or float(self.step).is_integer()):
             step = int(self.step) if self.step else 1
             return trial.suggest_int(
@@ -180,7 +192,11 @@ class SweepSpec:
         """The TrainConfig of one run."""
         from ._config import TrainConfig
 
-        values = {**self.base, **params, "seed": seed}
+        values = dict(self.base)
+        dims = {d.name: d for d in self.dimensions}
+        for key, value in params.items():
+            values.update(dims[key].expand(value) if key in dims else {key: value})
+        values["seed"] = seed
         if "betas" in values and isinstance(values["betas"], list):
             values["betas"] = tuple(values["betas"])
         return TrainConfig(**values)
@@ -208,6 +224,17 @@ def _parse_dimension(name: str, entry) -> Dimension:
         values = entry[kind]
         if not isinstance(values, list) or not values:
             raise _err(f"{where}.{kind} must be a non-empty list; got {values!r}")
+        if any(isinstance(v, dict) for v in values):
+            fields = _train_fields()
+            for v in values:
+                if not isinstance(v, dict) or name not in v:
+                    raise _err(f"{where}: every table choice must set `{name}` (its label)")
+                bad = sorted(set(v) - set(fields))
+                if bad:
+                    raise _err(f"{where}: unknown field(s) {bad} in a choice")
+            labels = [v[name] for v in values]
+            if len(set(map(str, labels))) != len(labels):
+                raise _err(f"{where}: choice labels must be distinct; got {labels}")
         return Dimension(name, kind, values=tuple(values))
     bounds = entry[kind]
     if (
@@ -343,7 +370,7 @@ def parse_spec(raw: dict, default_name: str = "sweep") -> SweepSpec:
     else:  # ranges: both ends; lists: every value
         candidates = [{}]
         for d in dims:
-            vals = list(d.values) if d.values else [d.low, d.high]
+            vals = d.labels if d.values else [d.low, d.high]
             if _all_int(d.low, d.high) and not d.values:
                 vals = [int(v) for v in vals]
             candidates = [dict(c, **{d.name: v}) for c in candidates for v in vals][:256]
@@ -593,6 +620,8 @@ def run_sweep(
     import optuna
     from optuna.trial import TrialState
 
+    from ._train import NonFiniteLossError
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
@@ -633,6 +662,11 @@ def run_sweep(
                     value, rows = _run_point(spec, trial, params, out, prune=spec.mode == "optuna")
                 except optuna.TrialPruned:
                     study.tell(trial, state=TrialState.PRUNED)
+                    ran += 1
+                    continue
+                except NonFiniteLossError as exc:  # divergence is an outcome, not a crash
+                    trial.set_user_attr("error", str(exc))
+                    study.tell(trial, state=TrialState.FAIL)
                     ran += 1
                     continue
                 except Exception:

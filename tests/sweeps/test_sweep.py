@@ -212,6 +212,38 @@ def test_postgres_two_workers_share_one_study(tmp_path, postgres_url):
     assert sorted(run_dirs) == sorted(f"{p}-seed0" for p in points)  # each ran exactly once
 
 
+def test_table_choices_link_fields(tmp_path):
+    vary = {
+        "optimizer": {
+            "choices": [{"optimizer": "gd", "lr": 0.5}, {"optimizer": "adamw", "lr": 0.01}]
+        }
+    }
+    s = parse_spec(spec(seeds=[0], vary=vary))
+    assert s.config({"optimizer": "gd"}, 0).lr == 0.5
+    run_sweep(s, tmp_path, progress=False)
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert sorted(r["optimizer"] for r in rows) == ["adamw", "gd"]
+    for r in rows:
+        config = json.loads((Path(r["run_dir"]) / "config.json").read_text())
+        assert config["hyper"]["lr"] == (0.5 if r["optimizer"] == "gd" else 0.01)
+
+
+def test_diverging_run_fails_its_trial_only(tmp_path):
+    vary = {"lr": {"grid": [1e4, 0.01]}}
+    summary = run_sweep(
+        parse_spec(
+            spec(
+                seeds=[0],
+                vary=vary,
+                base={k: v for k, v in BASE.items() if k != "lr"} | {"optimizer": "gd"},
+            )
+        ),
+        tmp_path,
+        progress=False,
+    )
+    assert summary["failed"] == 1 and summary["done"] == 1
+
+
 def test_sweep_plot(tmp_path):
     run_sweep(parse_spec(spec()), tmp_path, progress=False)
     png = plot_sweep(tmp_path, y="final_test_acc")
@@ -242,6 +274,12 @@ INVALID = [
     ("invalid-point", {"vary": {"alpha": {"grid": [0.5, 1.5]}}}, "alpha"),
     ("unknown-top-key", {"sweeps": 3}, "sweeps"),
     ("bad-seeds", {"seeds": []}, "seeds"),
+    ("choice-without-label", {"vary": {"optimizer": {"choices": [{"lr": 1.0}]}}}, "label"),
+    (
+        "choice-unknown-field",
+        {"vary": {"optimizer": {"choices": [{"optimizer": "gd", "lrr": 1}]}}},
+        "lrr",
+    ),
 ]
 
 
