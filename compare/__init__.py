@@ -1,3 +1,92 @@
-"""compare: score trained networks against the closed-form theory (numpy; torch only lazily)."""
+"""compare: score trained networks against the closed-form theory (numpy; torch only lazily).
 
-__all__: list[str] = []
+Spectra, IPR (Gromov eq. 28-29), neuron phases and the phase residual (Gromov Fig. 3), fit
+errors and the idealized network, low rank and frequency ablations (Rangamani), Syrkis's
+embedding measures, scorecards, figures and reports. Conventions: shared/DESIGN.md and
+docs/compare.md. Importing this package never loads torch or matplotlib.
+"""
+
+from ._ablation import (
+    frequency_ablation,
+    mlp_frequency_ablation,
+    remove_frequencies,
+    restricted_excluded_loss,
+    run_accuracy_fn,
+)
+from ._cli import demo
+from ._figures import (
+    plot_ablation,
+    plot_ipr_series,
+    plot_phase_histogram,
+    plot_preactivations,
+    plot_singular_values,
+    plot_spectrum_2d,
+    plot_spectrum_heatmap,
+    plot_training_curves,
+)
+from ._fit import hidden_state_fit, idealized_accuracy, idealized_mlp, mlp_fit_errors
+from ._ipr import ipr, ipr_reference, mlp_ipr
+from ._lowrank import (
+    energy_share,
+    minimal_rank,
+    singular_values,
+    singular_vector_frequencies,
+    svd_ticks,
+    truncate_rank,
+)
+from ._phases import NeuronPhases, PhaseResidual, neuron_phases, phase_residual, wrap
+from ._report import read_metrics, scorecard_rows, write_report
+from ._score import checkpoint_series, ipr_series, jsonable, load_run, phase_series, score
+from ._spectra import WaveFit, frequency_norms, key_frequencies, spectrum_2d, wave_fit
+from ._syrkis import active_frequencies, positional_correlation
+
+__all__ = [
+    "NeuronPhases",
+    "PhaseResidual",
+    "WaveFit",
+    "active_frequencies",
+    "checkpoint_series",
+    "demo",
+    "ipr_series",
+    "jsonable",
+    "load_run",
+    "score",
+    "scorecard_rows",
+    "energy_share",
+    "frequency_ablation",
+    "frequency_norms",
+    "hidden_state_fit",
+    "idealized_accuracy",
+    "idealized_mlp",
+    "ipr",
+    "ipr_reference",
+    "key_frequencies",
+    "minimal_rank",
+    "mlp_fit_errors",
+    "mlp_frequency_ablation",
+    "mlp_ipr",
+    "neuron_phases",
+    "phase_residual",
+    "phase_series",
+    "plot_ablation",
+    "plot_ipr_series",
+    "plot_phase_histogram",
+    "plot_preactivations",
+    "plot_singular_values",
+    "plot_spectrum_2d",
+    "plot_spectrum_heatmap",
+    "plot_training_curves",
+    "positional_correlation",
+    "read_metrics",
+    "remove_frequencies",
+    "restricted_excluded_loss",
+    "run_accuracy_fn",
+    "singular_values",
+    "singular_vector_frequencies",
+    "spectrum_2d",
+    "svd_ticks",
+    "truncate_rank",
+    "wave_fit",
+    "wrap",
+    "write_report",
+]

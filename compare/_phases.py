@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._compat import check_task, to_inner_domain
+from ._compat import check_task, inner_index, to_inner_domain
 from ._spectra import wave_fit
 from ._validate import as_real_array, check_mlp
 
@@ -108,6 +108,11 @@ def neuron_phases(W1, W2, task) -> NeuronPhases:
     p = task.p
     fits = []
     for block, w in (("n", W1[:, :p]), ("m", W1[:, p:]), ("out", W2.T)):
+        if inner_index(task, block) is None:  # e.g. square_of_sum's readout: two branches
+            raise ValueError(
+                f"block {block!r} of task {task.name!r} is not a bijection onto Z_{task.M}; "
+                "phases are not defined for it"
+            )
         fits.append(wave_fit(to_inner_domain(w, task, block)))
     f1, f2, f3 = fits
     agree = (f1.frequency == f2.frequency) & (f2.frequency == f3.frequency) & (f1.frequency > 0)

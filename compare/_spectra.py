@@ -191,9 +191,10 @@ class WaveFit:
         A = 2 |c_k| / M (|c_k| / M at k = M/2) and phi = arg c_k in (-pi, pi]; NaN phase for a
         zero row.
     energy_share : ndarray, shape (R,)
-        Energy at the dominant frequency over the total energy of the row.
+        Energy at the dominant frequency over the total energy of the row (NaN for a zero row).
     fit_error : ndarray, shape (R,)
-        sqrt(1 - energy_share): the relative residual of the fit (0 for a pure wave).
+        sqrt(1 - energy_share): the relative residual of the fit (0 for a pure wave, NaN for a
+        zero row).
     fitted : ndarray, shape (R, M)
         The fits themselves (the projection of each row on its dominant frequency).
     """
@@ -241,7 +242,7 @@ def wave_fit(W) -> WaveFit:
     phase = np.angle(ck)
     phase = np.where(phase <= -np.pi, phase + 2 * np.pi, phase)
     zero = total <= 1e-300
-    share = np.where(zero, 1.0, energy[rows, k] / np.where(zero, 1.0, total))
+    share = np.where(zero, np.nan, energy[rows, k] / np.where(zero, 1.0, total))
     share = np.clip(share, 0.0, 1.0)
     keep = np.zeros_like(c)
     keep[rows, k] = ck
