@@ -1,3 +1,52 @@
-"""trained: the papers models (Gromov MLP, Rangamani RNN, Nanda/Syrkis transformer), trained fast in torch."""
+"""trained: the papers' models (Gromov MLP, Rangamani RNN, Nanda/Syrkis transformer), trained fast.
 
-__all__: list[str] = []
+Full-batch training on every closedform task with checkpoints that resume exactly, presets with
+each paper's hyper-parameters, and loading of run directories for analysis. The configuration
+and datasets import without torch; the rest loads torch on first use (so ``trained._cli``, and
+the ``modfourier`` dispatcher through it, stay torch-free until training starts).
+"""
+
+import importlib
+
+from ._config import PRESETS, TrainConfig
+from ._data import Dataset, make_dataset
+
+__all__ = [
+    "PRESETS",
+    "Dataset",
+    "LoadedModel",
+    "NonFiniteLossError",
+    "Run",
+    "TrainConfig",
+    "checkpoint_epochs",
+    "grokfast_ema",
+    "grokfast_ma",
+    "load_model",
+    "make_dataset",
+    "train",
+    "train_ensemble",
+]
+
+_LAZY = {
+    "LoadedModel": "._load",
+    "load_model": "._load",
+    "grokfast_ema": "._optim",
+    "grokfast_ma": "._optim",
+    "NonFiniteLossError": "._train",
+    "Run": "._train",
+    "checkpoint_epochs": "._train",
+    "train": "._train",
+    "train_ensemble": "._ensemble",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'trained' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

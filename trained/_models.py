@@ -142,7 +142,7 @@ def forward(cfg, W: dict, batch: dict, *, dropout_generator=None, hidden: bool =
         act = _act(cfg.activation)
         W1, W2 = W["W1"], W["W2"]
         if "X" in batch:
-            h = batch["X"] @ W1.mT  # (B, N) or (S, B, N)
+            h = batch["X"].to(W1.dtype) @ W1.mT  # (B, N) or (S, B, N)
         else:
             W1T = W1.mT  # (2p, N) or (S, 2p, N)
             if W1.ndim == 2:
@@ -155,7 +155,8 @@ def forward(cfg, W: dict, batch: dict, *, dropout_generator=None, hidden: bool =
                     W1T[:, : cfg.p], 1, idx_n[..., None].expand(-1, -1, W1.shape[1])
                 ) + torch.gather(W1T[:, cfg.p :], 1, idx_m[..., None].expand(-1, -1, W1.shape[1]))
         a = _dropout(act(h), cfg.dropout or 0.0, dropout_generator)
-        logits = output_scale(cfg) * (a @ W2.mT)  # (B, p)
+        scale = getattr(cfg, "scale", None) or output_scale(cfg)
+        logits = scale * (a @ W2.mT)  # (B, p)
         return (logits, {"h": h}) if hidden else logits
 
     n, m = batch["n"], batch["m"]
@@ -179,20 +180,27 @@ def forward(cfg, W: dict, batch: dict, *, dropout_generator=None, hidden: bool =
     d_head = d // heads
     W_E, W_pos = W["W_E"], W["W_pos"]
     emb = W_E.T  # (p+1, d)
-    K = torch.einsum("ihd,vd->vih", W["W_K"], emb)  # (p+1, heads, d_head) token part
-    V = torch.einsum("ihd,vd->vih", W["W_V"], emb)
-    Kp = torch.einsum("ihd,pd->pih", W["W_K"], W_pos)  # (3, heads, d_head) position part
-    Vp = torch.einsum("ihd,pd->pih", W["W_V"], W_pos)
     x2 = emb[p] + W_pos[2]  # (d,) residual of the '=' position
-    q = torch.einsum("ihd,d->ih", W["W_Q"], x2)  # (heads, d_head)
+    q = torch.einsum("ihd,d->ih", W["W_Q"], x2) / math.sqrt(d_head)  # (heads, d_head)
+    # Scores and head outputs of a key position are tables over the vocabulary (token part)
+    # plus a per-position constant: gathering them avoids (B, heads, 3, d_head) work entirely.
+    qK = torch.einsum("ih,ihd->id", q, W["W_K"])  # (heads, d): q^T W_K per head
+    s_tok = emb @ qK.T  # (p+1, heads)
+    s_pos = W_pos @ qK.T  # (3, heads)
     B = len(n)
-    k = torch.stack([K[n] + Kp[0], K[m] + Kp[1], (K[p] + Kp[2]).expand(B, -1, -1)], 2)
-    v = torch.stack([V[n] + Vp[0], V[m] + Vp[1], (V[p] + Vp[2]).expand(B, -1, -1)], 2)
-    # k, v: (B, heads, 3, d_head)
-    scores = torch.einsum("bikh,ih->bik", k, q) / math.sqrt(d_head)  # (B, heads, 3)
+    scores = torch.stack(
+        [s_tok[n] + s_pos[0], s_tok[m] + s_pos[1], (s_tok[p] + s_pos[2]).expand(B, heads)], -1
+    )  # (B, heads, 3)
     attn = torch.softmax(scores, dim=-1)
-    z = torch.einsum("bik,bikh->bih", attn, v)  # (B, heads, d_head)
-    attn_out = z.reshape(B, heads * d_head) @ W["W_O"].T  # (B, d): heads add up via W_O
+    # W_O split per head: output of head i for residual x is W_O[:, i] W_V[i] x
+    W_OV = torch.einsum("dih,ihe->ide", W["W_O"].reshape(d, heads, d_head), W["W_V"])
+    ov_tok = torch.einsum("ide,ve->vid", W_OV, emb)  # (p+1, heads, d)
+    ov_pos = torch.einsum("ide,ke->kid", W_OV, W_pos)  # (3, heads, d)
+    attn_out = (
+        (attn[..., 0:1] * (ov_tok[n] + ov_pos[0])).sum(1)
+        + (attn[..., 1:2] * (ov_tok[m] + ov_pos[1])).sum(1)
+        + attn[..., 2] @ (ov_tok[p] + ov_pos[2])
+    )  # (B, d): heads add up
     resid = x2 + _dropout(attn_out, cfg.dropout or 0.0, dropout_generator)
     out = {"attn": attn}
     if not cfg.attn_only:

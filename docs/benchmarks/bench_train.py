@@ -1,0 +1,240 @@
+"""Benchmark: ``trained.train`` against straightforward PyTorch loops, in one process.
+
+Same data (split), same initial weights' distribution and seed, same hyper-parameters. The
+baselines are written the way the papers' notebooks are: a one-hot matmul MLP (Gromov) and
+Nanda's transformer as written (all three positions, causal mask, MLP at every position),
+evaluating every epoch. Prints ms/epoch, epochs and wall seconds to grok (test acc >= 99 %),
+and the ratios.
+
+Usage::
+
+    python docs/benchmarks/bench_train.py                 # MLP p=97, transformer ms/epoch, ensemble
+    python docs/benchmarks/bench_train.py --grok-transformer  # also time-to-grok of nanda-cpu
+    python docs/benchmarks/bench_train.py --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+import trained
+from trained import TrainConfig, train
+
+GROK = 0.99
+
+
+def _data(cfg):
+    ds = trained.make_dataset(cfg.task, cfg.p, cfg.alpha, cfg.data_seed)
+    return ds
+
+
+def baseline_mlp(cfg, device, max_epochs):
+    """Gromov MLP as a notebook writes it: one-hot inputs, eval every epoch."""
+    p, N = cfg.p, cfg.width
+    ds = _data(cfg)
+    g = torch.Generator().manual_seed(cfg.seed)
+    W1 = torch.randn(N, 2 * p, generator=g).to(device).requires_grad_()
+    W2 = torch.randn(p, N, generator=g).to(device).requires_grad_()
+    X = torch.zeros(len(ds.labels), 2 * p, device=device)
+    rows = torch.arange(len(ds.labels), device=device)
+    inp = torch.as_tensor(ds.inputs, device=device)
+    X[rows, inp[:, 0]] = 1
+    X[rows, p + inp[:, 1]] = 1
+    y = torch.as_tensor(ds.labels, device=device)
+    tr, te = torch.as_tensor(ds.train, device=device), torch.as_tensor(ds.test, device=device)
+    Xtr, ytr, Xte, yte = X[tr], y[tr], X[te], y[te]
+    opt = torch.optim.AdamW([W1, W2], lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def model(x):
+        return (2 / N) * ((x @ W1.T) ** 2) @ W2.T
+
+    def step():
+        loss = F.cross_entropy(model(Xtr), ytr)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    grok = None
+    t0 = time.perf_counter()
+    for epoch in range(max_epochs):
+        with torch.no_grad():
+            acc = (model(Xte).argmax(1) == yte).float().mean().item()
+        if acc >= GROK:
+            grok = epoch
+            break
+        step()
+    wall = time.perf_counter() - t0
+    # bare forward/backward/step (no evaluation) at the same shapes
+    _sync(device)
+    t1 = time.perf_counter()
+    for _ in range(20):
+        step()
+    _sync(device)
+    bare = (time.perf_counter() - t1) / 20
+    return grok, wall, bare
+
+
+def _sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+class NandaTransformer(torch.nn.Module):
+    """Nanda et al.'s one-layer transformer as written (einsums over all positions; no biases,
+    no LayerNorm, as the issue's architecture), reading the last position."""
+
+    def __init__(self, p, d, heads, d_mlp, gen):
+        super().__init__()
+        dh = d // heads
+        s = 1 / math.sqrt(d)
+
+        def P(*shape, scale=s):
+            return torch.nn.Parameter(torch.randn(*shape, generator=gen) * scale)
+
+        self.W_E, self.W_pos = P(d, p + 1), P(3, d)
+        self.W_Q, self.W_K, self.W_V = P(heads, dh, d), P(heads, dh, d), P(heads, dh, d)
+        self.W_O, self.W_in, self.W_out = P(d, d), P(d_mlp, d), P(d, d_mlp)
+        self.W_U = P(d, p, scale=1 / math.sqrt(p))
+        self.register_buffer("mask", torch.tril(torch.ones(3, 3)))
+        self.dh = dh
+
+    def forward(self, x):
+        x = torch.einsum("dbp->bpd", self.W_E[:, x]) + self.W_pos
+        k = torch.einsum("ihd,bpd->biph", self.W_K, x)
+        q = torch.einsum("ihd,bpd->biph", self.W_Q, x)
+        v = torch.einsum("ihd,bpd->biph", self.W_V, x)
+        scores = torch.einsum("biph,biqh->biqp", k, q)
+        scores = torch.tril(scores) - 1e10 * (1 - self.mask)
+        attn = F.softmax(scores / math.sqrt(self.dh), dim=-1)
+        z = torch.einsum("biph,biqp->biqh", v, attn)
+        z = z.permute(0, 2, 1, 3).reshape(x.shape[0], 3, -1)
+        x = x + torch.einsum("df,bqf->bqd", self.W_O, z)
+        x = x + torch.einsum(
+            "dm,bpm->bpd", self.W_out, F.relu(torch.einsum("md,bpd->bpm", self.W_in, x))
+        )
+        return (x @ self.W_U)[:, -1]
+
+
+def baseline_transformer_ms(cfg, device, epochs):
+    ds = _data(cfg)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model = NandaTransformer(cfg.p, cfg.d_model, cfg.heads, cfg.d_mlp, gen).to(device)
+    tokens = torch.cat([torch.as_tensor(ds.inputs), torch.full((len(ds.labels), 1), cfg.p)], 1).to(
+        device
+    )
+    y = torch.as_tensor(ds.labels, device=device)
+    tr, te = torch.as_tensor(ds.train, device=device), torch.as_tensor(ds.test, device=device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=1.0)
+    times_step, times_all = [], []
+    for _ in range(epochs):
+        _sync(device)
+        t0 = time.perf_counter()
+        loss = F.cross_entropy(model(tokens[tr]), y[tr])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        _sync(device)
+        t1 = time.perf_counter()
+        with torch.no_grad():  # as written: test loss every epoch
+            F.cross_entropy(model(tokens[te]), y[te]).item()
+        _sync(device)
+        times_step.append(t1 - t0)
+        times_all.append(time.perf_counter() - t0)
+    return 1e3 * sum(times_all[2:]) / (epochs - 2), 1e3 * sum(times_step[2:]) / (epochs - 2)
+
+
+def ours_ms(cfg, epochs):
+    train(cfg.replace(max_epochs=2, target_acc=2.0))  # warm-up
+    t0 = time.perf_counter()
+    run = train(cfg.replace(max_epochs=epochs, target_acc=2.0))
+    return 1e3 * (time.perf_counter() - t0) / run.epochs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--p", type=int, default=97, help="MLP modulus")
+    ap.add_argument("--grok-transformer", action="store_true")
+    ap.add_argument("--transformer-epochs", type=int, default=20)
+    ap.add_argument("--no-ensemble", action="store_true")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dev = args.device
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {dev}")
+
+    # ---- Gromov MLP ---------------------------------------------------------------------
+    cfg = TrainConfig(model="mlp", task="add", p=args.p, seed=args.seed, device=dev).resolve()
+    train(cfg.replace(max_epochs=3))  # warm-up (allocations, thread pool)
+    t0 = time.perf_counter()
+    run = train(cfg)
+    ours_wall = time.perf_counter() - t0
+    ours_grok = run.grok_epoch(GROK)
+    base_grok, base_wall, bare = baseline_mlp(cfg, dev, cfg.max_epochs)
+    ours_per_epoch = ours_wall / max(run.epochs, 1)
+    print(
+        f"\nMLP add p={cfg.p} N={cfg.width} alpha={cfg.alpha} {cfg.loss} {cfg.optimizer} "
+        f"lr={cfg.lr} wd={cfg.weight_decay}"
+    )
+    print(
+        f"  ours     : grok epoch {ours_grok} (eval every {cfg.eval_every}), wall "
+        f"{ours_wall:.2f} s, {1e3 * ours_per_epoch:.2f} ms/epoch incl. evaluation"
+    )
+    print(
+        f"  baseline : grok epoch {base_grok} (eval every epoch), wall {base_wall:.2f} s, "
+        f"{1e3 * base_wall / max(base_grok or 1, 1):.2f} ms/epoch incl. evaluation"
+    )
+    print(f"  bare fwd/bwd/step at these shapes: {1e3 * bare:.2f} ms")
+    print(
+        f"  ratios   : wall to grok baseline/ours {base_wall / ours_wall:.2f}x, "
+        f"ours per epoch / bare {ours_per_epoch / bare:.2f}x"
+    )
+
+    # ---- Nanda transformer --------------------------------------------------------------
+    tcfg = TrainConfig(model="transformer", preset="nanda", seed=args.seed, device=dev)
+    tcfg = tcfg.resolve()
+    E = args.transformer_epochs
+    base_all, base_step = baseline_transformer_ms(tcfg, dev, E)
+    ours_t = ours_ms(tcfg, E)
+    print(f"\nTransformer (nanda) add p={tcfg.p} alpha={tcfg.alpha} d={tcfg.d_model}")
+    print(f"  baseline as written: {base_all:.1f} ms/epoch ({base_step:.1f} ms training step)")
+    print(f"  ours               : {ours_t:.1f} ms/epoch (eval every {tcfg.eval_every})")
+    print(f"  ratio              : {base_all / ours_t:.2f}x")
+    if args.grok_transformer:
+        ncfg = TrainConfig(model="transformer", seed=args.seed, device=dev)
+        t0 = time.perf_counter()
+        nrun = train(ncfg)
+        print(
+            f"  nanda-cpu preset: grok epoch {nrun.grok_epoch(GROK)}, stopped {nrun.stopped} "
+            f"after {nrun.epochs} epochs, wall {time.perf_counter() - t0:.1f} s"
+        )
+
+    # ---- ensembles ----------------------------------------------------------------------
+    if not args.no_ensemble:
+        ecfg = TrainConfig(
+            model="mlp", task="add", p=23, alpha=0.8, max_epochs=200, target_acc=2.0, device=dev
+        )
+        seeds = list(range(8))
+        trained.train_ensemble(ecfg.replace(max_epochs=2), seeds)  # warm-up
+        t0 = time.perf_counter()
+        trained.train_ensemble(ecfg, seeds)
+        batched = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for s in seeds:
+            train(ecfg.replace(seed=s))
+        seq = time.perf_counter() - t0
+        print(
+            f"\nEnsemble: 8 seeds, MLP p=23, 200 epochs: batched {batched:.2f} s, "
+            f"sequential {seq:.2f} s, ratio {batched / seq:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

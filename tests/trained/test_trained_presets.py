@@ -1,0 +1,97 @@
+"""Presets, the miiii multitask objective, and the GPU path."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import trained
+from trained import PRESETS, TrainConfig, train
+from trained._train import _Objective
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_trains_one_epoch(name):
+    model = PRESETS[name][0]["model"]
+    run = train(TrainConfig(model=model, preset=name, max_epochs=1, device="cpu"))
+    assert run.config.preset == name and run.epochs == 1
+    assert np.isfinite(run.history[-1]["train_loss"])
+
+
+def test_presets_cite_their_source():
+    assert all(len(source) > 20 for _, source in PRESETS.values())
+
+
+def test_nanda_preset_is_nanda():
+    cfg = TrainConfig(model="transformer", preset="nanda").resolve()
+    assert (cfg.p, cfg.alpha, cfg.d_model, cfg.heads, cfg.d_mlp) == (113, 0.3, 128, 4, 512)
+    assert (cfg.lr, cfg.weight_decay, cfg.betas, cfg.warmup) == (1e-3, 1.0, (0.9, 0.98), 10)
+
+
+def test_miiii_labels_are_remainders():
+    ds = trained.make_dataset("miiii", 11, 0.3, 0)
+    x = ds.inputs[:, 0] + 11 * ds.inputs[:, 1]
+    assert ds.n_classes == (2, 3, 5, 7)
+    assert (ds.labels == np.stack([x % q for q in (2, 3, 5, 7)], 1)).all()
+    assert len(ds.train) == round(0.3 * 121) and len(ds.valid) == (121 - 36) // 2
+
+
+def test_miiii_masked_drops_small_primes():
+    ds = trained.make_dataset("miiii", 17, 0.3, 0, {"variant": "masked"})
+    assert ds.n_classes == (11, 13)
+
+
+def test_miiii_shuffled_keeps_label_multiset():
+    full = trained.make_dataset("miiii", 11, 0.3, 0)
+    shuffled = trained.make_dataset("miiii", 11, 0.3, 0, {"variant": "shuffled"})
+    assert sorted(map(tuple, full.labels)) == sorted(map(tuple, shuffled.labels))
+    assert not (full.labels == shuffled.labels).all()
+
+
+def test_miiii_loss_is_sum_of_ce_over_ln_q():
+    # Syrkis eq. 12: at uniform (zero) logits each CE_q = ln q, so the loss is the task count
+    ds = trained.make_dataset("miiii", 13, 0.3, 0)
+    cfg = TrainConfig(model="transformer", task="miiii", p=13).resolve()
+    obj = _Objective(cfg, ds, torch.device("cpu"))
+    logits = torch.zeros(len(ds.labels), sum(ds.n_classes))
+    idx = torch.arange(len(ds.labels))
+    assert obj.loss(logits, idx).item() == pytest.approx(len(ds.n_classes))
+    assert [x.item() for x in obj.per_task_loss(logits, idx)] == pytest.approx(
+        [math.log(q) for q in ds.n_classes]
+    )
+
+
+def test_miiii_logs_per_task_metrics():
+    cfg = TrainConfig(
+        model="transformer",
+        task="miiii",
+        p=11,
+        d_model=16,
+        heads=2,
+        d_mlp=32,
+        max_epochs=2,
+        eval_every=1,
+        device="cpu",
+    )
+    rec = train(cfg).history[-1]
+    assert {"test_acc_q2", "test_acc_q7", "valid_acc", "train_loss_q3"} <= set(rec)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("model", ["mlp", "rnn", "transformer"])
+def test_cuda_matches_cpu(model):
+    small = dict(p=11, width=32, d_hidden=32, d_embed=32, d_model=16, heads=2, d_mlp=32)
+    cfg = TrainConfig(model=model, max_epochs=5, eval_every=5, **small)
+    cpu = train(cfg.replace(device="cpu"))
+    gpu = train(cfg.replace(device="cuda"))
+    for k in cpu.weights:
+        np.testing.assert_allclose(gpu.weights[k], cpu.weights[k], rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_mlp_groks():
+    run = train(TrainConfig(model="mlp", p=59, device="cuda"))
+    assert run.stopped == "target"
