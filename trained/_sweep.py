@@ -512,29 +512,50 @@ def _heartbeat(study, trial, interval: int):
 
 
 def _run_point(spec: SweepSpec, trial, params: dict, out: Path, prune: bool) -> tuple[float, list]:
-    """Train every seed of one point; return the objective and one row per seed."""
+    """Train every seed of one point; return the objective and one row per seed.
+
+    Several seeds of an MLP train as one batched model (:func:`trained.train_ensemble`);
+    a point that is retried after a crash restarts its ensemble from scratch (ensembles keep no
+    optimizer state), while runs trained one by one (other models, a single seed, or Optuna
+    sweeps, whose first seed reports to the pruner) resume from their last checkpoint.
+    """
+    import shutil
+
     import optuna
 
+    from ._ensemble import train_ensemble
     from ._train import train
 
     key = trial.user_attrs.get("point") or f"t{trial.number:04d}-{_point_key(params)}"
+    point_dir = out / "runs" / key
+    configs = {seed: spec.config(params, seed) for seed in spec.seeds}
+    batched = not prune and len(spec.seeds) > 1 and configs[spec.seeds[0]].resolve().model == "mlp"
+    t0 = time.perf_counter()
+    if batched:
+        if point_dir.exists():  # a killed ensemble: nothing of it can be resumed
+            shutil.rmtree(point_dir)
+        runs = train_ensemble(configs[spec.seeds[0]], list(spec.seeds), out_dir=point_dir)
+        seconds = [(time.perf_counter() - t0) / len(runs)] * len(runs)
+    else:
+        runs, seconds = [], []
+        sign = -1.0 if spec.direction == "minimize" else 1.0
+        for seed in spec.seeds:
+            run_dir = point_dir / f"seed_{seed}"
+            progress = None
+            if prune and seed == spec.seeds[0]:
+
+                def progress(rec, _trial=trial):
+                    _trial.report(sign * rec["test_acc"], step=rec["epoch"])
+                    if _trial.should_prune():
+                        raise optuna.TrialPruned(f"pruned at epoch {rec['epoch']}")
+
+            t1 = time.perf_counter()
+            resume = (run_dir / "config.json").exists()
+            runs.append(train(configs[seed], out_dir=run_dir, resume=resume, progress=progress))
+            seconds.append(time.perf_counter() - t1)
     rows, values = [], []
-    sign = -1.0 if spec.direction == "minimize" else 1.0
-    for seed in spec.seeds:
-        cfg = spec.config(params, seed)
-        run_dir = out / "runs" / f"{key}-seed{seed}"
-        progress = None
-        if prune and seed == spec.seeds[0]:
-
-            def progress(rec, _trial=trial):
-                _trial.report(sign * rec["test_acc"], step=rec["epoch"])
-                if _trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned at epoch {rec['epoch']}")
-
-        t0 = time.perf_counter()
-        resume = (run_dir / "config.json").exists()
-        run = train(cfg, out_dir=run_dir, resume=resume, progress=progress)
-        seconds = time.perf_counter() - t0
+    for seed, run, sec in zip(spec.seeds, runs, seconds, strict=True):
+        run_dir = point_dir / f"seed_{seed}"
         grok = run.grok_epoch(spec.threshold)
         last = run.history[-1] if run.history else {}
         row = {
@@ -548,7 +569,8 @@ def _run_point(spec: SweepSpec, trial, params: dict, out: Path, prune: bool) -> 
             "final_train_acc": last.get("train_acc"),
             "final_test_acc": last.get("test_acc"),
             "final_test_loss": last.get("test_loss"),
-            "seconds": round(seconds, 3),
+            "seconds": round(sec, 3),
+            "batched": batched,
             "run_dir": str(run_dir),
         }
         if spec.score:

@@ -58,8 +58,9 @@ def test_grid_sweep_rows_and_directories(tmp_path):
     assert {(r["alpha"], r["optimizer"], r["seed"]) for r in rows} == {
         (a, o, s) for a in (0.5, 0.8) for o in ("adam", "adamw") for s in (0, 1)
     }
-    dirs = sorted((tmp_path / "runs").iterdir())
+    dirs = sorted((tmp_path / "runs").glob("*/seed_*"))
     assert len(dirs) == 8 and all((d / "weights.safetensors").is_file() for d in dirs)
+    assert all(r["batched"] for r in rows)  # two MLP seeds: one batched ensemble per point
     assert (tmp_path / "results.csv").read_text().count("\n") == 9
 
 
@@ -67,7 +68,7 @@ def test_resume_reruns_nothing_finished(tmp_path):
     s = parse_spec(spec())
     first = run_sweep(s, tmp_path, progress=False, max_trials=3)
     assert first["done"] == 3 and first["waiting"] == 1
-    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/weights.safetensors")}
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/*/weights.safetensors")}
     second = run_sweep(s, tmp_path, progress=False)
     assert second["trials_run_here"] == 1 and second["done"] == 4
     for path, stamp in stamps.items():
@@ -117,7 +118,7 @@ def test_killed_trial_is_retried_and_finished_ones_kept(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     finished = {t.user_attrs["point"] for t in trials if t.state == TrialState.COMPLETE}
-    stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/weights.safetensors")}
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/*/weights.safetensors")}
     time.sleep(4)  # past the grace period: the killed trial is stale
     assert main(["sweep", str(path), "--out", str(out), "--json"]) == 0
     trials = optuna.load_study(study_name="kill", storage=url).get_trials()
@@ -125,7 +126,7 @@ def test_killed_trial_is_retried_and_finished_ones_kept(tmp_path):
     assert sorted(complete) == sorted(set(complete)) and len(complete) == 3
     assert sum(t.state == TrialState.FAIL for t in trials) == 1  # the killed one, then retried
     for p, stamp in stamps.items():
-        if any(p.parent.name.startswith(key) for key in finished):
+        if p.parent.parent.name in finished:
             assert p.stat().st_mtime_ns == stamp, f"finished run {p.parent.name} was rerun"
 
 
@@ -209,7 +210,7 @@ def test_postgres_two_workers_share_one_study(tmp_path, postgres_url):
     points = [t.user_attrs["point"] for t in trials]
     assert len(set(points)) == 6
     run_dirs = [d.name for i in range(2) for d in (tmp_path / f"w{i}" / "runs").iterdir()]
-    assert sorted(run_dirs) == sorted(f"{p}-seed0" for p in points)  # each ran exactly once
+    assert sorted(run_dirs) == sorted(points)  # each point ran exactly once, on one worker
 
 
 def test_table_choices_link_fields(tmp_path):
