@@ -15,7 +15,7 @@ import torch
 from ._config import TrainConfig
 from ._data import make_dataset
 from ._models import forward, init_weights, make_inputs
-from ._optim import grokfast_ema, grokfast_ma, make_optimizer
+from ._optim import apply_step, make_optimizer
 from ._train import (
     METRICS_NAME,
     Run,
@@ -162,13 +162,7 @@ def train_ensemble(config: TrainConfig, seeds, out_dir=None) -> list[Run]:
                     break
         if epoch >= cfg.max_epochs:
             break
-        if cfg.grokfast == "ema":
-            grads, gf_state = grokfast_ema(grads, gf_state, cfg.grokfast_alpha, cfg.grokfast_lamb)
-        elif cfg.grokfast == "ma":
-            grads, gf_state = grokfast_ma(grads, gf_state, cfg.grokfast_window, cfg.grokfast_lamb)
-        for k, prm in zip(names, params, strict=True):
-            prm.grad = grads[k]
-        opt.step()
+        gf_state = apply_step(cfg, opt, names, params, grads, gf_state, epoch)
         epoch += 1
 
     runs = []

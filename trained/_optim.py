@@ -118,3 +118,23 @@ def load_optimizer(opt: torch.optim.Optimizer, names: list[str], tensors: dict) 
             # Adam's `step` lives on the CPU as a float32 scalar unless capturable/fused.
             state[key] = t.clone() if key == "step" else t.to(p.device).clone()
         opt.state[p] = state
+
+
+def apply_step(cfg, opt, names, params, grads: dict, gf_state, epoch: int):
+    """One optimizer step from ``grads``: the Grokfast filter, Nanda's linear warmup
+    (LambdaLR(lambda step: min(step / warmup, 1))), then ``opt.step()``.
+
+    Shared by single runs and batched ensembles so both train identically. Returns the
+    Grokfast state for the next step.
+    """
+    if cfg.grokfast == "ema":
+        grads, gf_state = grokfast_ema(grads, gf_state, cfg.grokfast_alpha, cfg.grokfast_lamb)
+    elif cfg.grokfast == "ma":
+        grads, gf_state = grokfast_ma(grads, gf_state, cfg.grokfast_window, cfg.grokfast_lamb)
+    for k, prm in zip(names, params, strict=True):
+        prm.grad = grads[k]
+    if cfg.warmup:
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * min(epoch / cfg.warmup, 1.0)
+    opt.step()
+    return gf_state

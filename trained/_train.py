@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ._config import TrainConfig
 from ._data import Dataset, make_dataset
 from ._models import forward, init_weights, make_inputs, output_scale
-from ._optim import grokfast_ema, grokfast_ma, load_optimizer, make_optimizer, optimizer_state
+from ._optim import apply_step, load_optimizer, make_optimizer, optimizer_state
 
 __all__ = ["Run", "train", "NonFiniteLossError", "checkpoint_epochs", "run_config"]
 
@@ -350,7 +350,6 @@ def train(config: TrainConfig, out_dir=None, resume: bool = False, progress=None
     on_cpu = device.type == "cpu"
     checkpointing = run_dir is not None and cfg.checkpoint
     hits = _trailing_hits(history, cfg)
-    lr_base = cfg.lr
     stopped = "max_epochs"
     epoch = start
     bad = torch.zeros((), dtype=torch.bool, device=device)  # any non-finite loss since last sync
@@ -448,16 +447,7 @@ def train(config: TrainConfig, out_dir=None, resume: bool = False, progress=None
             break
 
         # ---- apply the step (the hot loop: no host sync on CUDA) ----
-        if cfg.grokfast == "ema":
-            grads, gf_state = grokfast_ema(grads, gf_state, cfg.grokfast_alpha, cfg.grokfast_lamb)
-        elif cfg.grokfast == "ma":
-            grads, gf_state = grokfast_ma(grads, gf_state, cfg.grokfast_window, cfg.grokfast_lamb)
-        for k, prm in zip(names, params, strict=True):
-            prm.grad = grads[k]
-        if cfg.warmup:  # Nanda: LambdaLR(lambda step: min(step / warmup, 1))
-            for group in opt.param_groups:
-                group["lr"] = lr_base * min(epoch / cfg.warmup, 1.0)
-        opt.step()
+        gf_state = apply_step(cfg, opt, names, params, grads, gf_state, epoch)
         epoch += 1
 
     weights = {k: v.detach().cpu().numpy().copy() for k, v in W.items()}

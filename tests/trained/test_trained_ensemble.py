@@ -28,6 +28,16 @@ def test_members_match_single_runs():
         assert run.history[-1]["test_acc"] == pytest.approx(alone.history[-1]["test_acc"])
 
 
+@pytest.mark.parametrize("extra", [{"warmup": 10}, {"grokfast": "ema"}], ids=["warmup", "grokfast"])
+def test_members_match_single_runs_with_step_options(extra):
+    """The ensemble applies the same step as a single run (warmup, Grokfast filter)."""
+    cfg = CFG.replace(**extra)
+    run = train_ensemble(cfg, seeds=[1])[0]
+    alone = train(cfg.replace(seed=1))
+    for k in ("W1", "W2"):
+        np.testing.assert_allclose(run.weights[k], alone.weights[k], rtol=1e-3, atol=1e-4)
+
+
 def test_writes_one_run_directory_per_seed(tmp_path):
     train_ensemble(CFG, seeds=[1, 2], out_dir=tmp_path)
     for s in (1, 2):
