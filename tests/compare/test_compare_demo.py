@@ -23,10 +23,12 @@ def test_demo_runs_end_to_end_small_p(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_demo_groks_at_p_23(tmp_path):
+def test_demo_groks_at_p_59(tmp_path):
+    """The default MLP preset's documented claim (docs/trained.md); at p = 23 it does not
+    grok within its 3000 epochs (264 training pairs), which docs/trained.md states."""
     from compare._cli import demo
 
-    res = demo(p=23, out=tmp_path / "demo", progress=False)
+    res = demo(p=59, out=tmp_path / "demo", progress=False)
     assert res["grokked"], res["scorecard"]["accuracy"]
     assert res["scorecard"]["phase"]["R"] > 0.9
 
