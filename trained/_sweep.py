@@ -807,6 +807,7 @@ def plot_sweep(
     for r in rows:
         groups.setdefault(r.get(by) if by else "all", {}).setdefault(r[x], []).append(r[y])
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    never_points = []
     for label, series in sorted(groups.items(), key=lambda kv: str(kv[0])):
         xs = sorted(series)
         vals = [[v for v in series[k] if v is not None] for k in xs]
@@ -817,12 +818,16 @@ def plot_sweep(
         ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2)
         never = [k for k, v in zip(xs, vals, strict=True) if not v]
         if never:
+            never_points.append((label, never, line.get_color()))
+    if never_points:  # one row above the data: no seed reached the threshold there
+        top = ax.get_ylim()[1]
+        for i, (label, never, color) in enumerate(never_points):
             ax.scatter(
                 never,
-                [ax.get_ylim()[1]] * len(never),
+                [top * (1.0 + 0.04 * i)] * len(never),
                 marker="x",
-                color=line.get_color(),
-                label=f"{label}: never grokked",
+                color=color,
+                label=f"{label}: no seed reached {y.replace('_', ' ')}",
             )
     n_seeds = len({r["seed"] for r in rows})
     ax.set_xlabel(x)

@@ -108,3 +108,14 @@ def test_failed_save_keeps_previous_files(tmp_path):
 def test_model_dir_invalid_input(tmp_path, config, weights, exc):
     with pytest.raises(exc):
         save_model_dir(tmp_path, config, weights)
+
+
+def test_written_files_respect_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        save_weights(tmp_path / "w.safetensors", {"W": np.ones(2)})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o644
