@@ -1,9 +1,11 @@
-"""Gromov Fig. 4b: test accuracy against width, trained (from a sweep) beside analytic.
+"""Gromov Fig. 4b: test accuracy against width, trained (from sweeps) beside analytic.
 
-    python docs/scripts/fig4b_combined.py SWEEP_DIR ANALYTIC_JSON OUT.png
+    python docs/scripts/fig4b_combined.py OUT.png ANALYTIC_JSON SWEEP_DIR [SWEEP_DIR ...]
 
-SWEEP_DIR holds the results.json of `modfourier sweep docs/sweeps/fig4b_width.toml`;
-ANALYTIC_JSON is written by `docs/scripts/width_table.py --p 31 --out ...`.
+Each SWEEP_DIR holds the results.json of a `modfourier sweep` over `width` (its run directories
+must still exist: each curve is labelled with the optimizer and learning rate read from them).
+ANALYTIC_JSON is written by `docs/scripts/width_table.py --out ...`. Widths where every seed of
+a curve diverged are absent from that curve.
 """
 
 from __future__ import annotations
@@ -19,10 +21,26 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
-def main(sweep_dir: str, analytic_json: str, out: str) -> None:
-    rows = json.loads((Path(sweep_dir) / "results.json").read_text())
+def _curves(sweep_dir: Path) -> dict:
+    """(optimizer, lr rule) -> {width: [final test accuracy per seed]}."""
+    groups: dict = {}
+    for r in json.loads((sweep_dir / "results.json").read_text()):
+        hyper = json.loads((Path(r["run_dir"]) / "config.json").read_text())["hyper"]
+        groups.setdefault(hyper["optimizer"], []).append((r["width"], hyper["lr"], r))
+    curves = {}
+    for opt, items in groups.items():
+        lrs = {w: lr for w, lr, _ in items}
+        rule = f"lr {next(iter(lrs.values())):g}" if len(set(lrs.values())) == 1 else "lr ∝ N"
+        by_w: dict = {}
+        for w, _, r in items:
+            by_w.setdefault(w, []).append(r["final_test_acc"])
+        curves[(opt, rule)] = by_w
+    return curves
+
+
+def main(out: str, analytic_json: str, *sweep_dirs: str) -> None:
     analytic = json.loads(Path(analytic_json).read_text())
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.6, 4.3))
     widths = [r["width"] for r in analytic["rows"]]
     ax.plot(
         widths,
@@ -30,24 +48,22 @@ def main(sweep_dir: str, analytic_json: str, out: str) -> None:
         "k--o",
         label=f"analytic, random phases ({analytic['seeds']} seeds)",
     )
-    for opt in sorted({r["optimizer"] for r in rows}):
-        by_w: dict = {}
-        for r in rows:
-            if r["optimizer"] == opt:
-                by_w.setdefault(r["width"], []).append(r["final_test_acc"])
-        ws = sorted(by_w)
-        mean = [np.mean(by_w[w]) for w in ws]
-        line = ax.plot(ws, mean, marker="o", label=f"trained, {opt}")[0]
-        ax.fill_between(
-            ws,
-            [min(by_w[w]) for w in ws],
-            [max(by_w[w]) for w in ws],
-            color=line.get_color(),
-            alpha=0.2,
-        )
+    for sweep_dir in sweep_dirs:
+        for (opt, rule), by_w in sorted(_curves(Path(sweep_dir)).items()):
+            ws = sorted(by_w)
+            line = ax.plot(
+                ws, [np.mean(by_w[w]) for w in ws], marker="o", label=f"trained, {opt}, {rule}"
+            )[0]
+            ax.fill_between(
+                ws,
+                [min(by_w[w]) for w in ws],
+                [max(by_w[w]) for w in ws],
+                color=line.get_color(),
+                alpha=0.2,
+            )
     ax.set_xscale("log", base=2)
     ax.set_xlabel("width N (neurons)")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("test accuracy (mean, min-max over seeds)")
     ax.set_ylim(0, 1.05)
     ax.set_title(f"Accuracy vs width, add mod {analytic['p']} (Gromov Fig. 4b, CPU-scaled)")
     ax.grid(alpha=0.3)
@@ -58,6 +74,6 @@ def main(sweep_dir: str, analytic_json: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    if len(sys.argv) < 4:
         sys.exit(__doc__)
     main(*sys.argv[1:])
