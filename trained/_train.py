@@ -306,7 +306,7 @@ def train(config: TrainConfig, out_dir=None, resume: bool = False, progress=None
     >>> run = train(TrainConfig(model="mlp", task="add", p=11, max_epochs=3, eval_every=1,
     ...                         device="cpu"))
     >>> [rec["epoch"] for rec in run.history], run.weights["W1"].shape
-    ([0, 1, 2, 3], (512, 22))
+    ([0, 1, 2, 3], (128, 22))
     """
     _check_train_args(config, out_dir, resume, progress)
     cfg = config.resolve()

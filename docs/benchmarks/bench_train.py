@@ -165,6 +165,8 @@ def main():
     ap.add_argument("--no-ensemble", action="store_true")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     args = ap.parse_args()
+    if args.transformer_epochs < 3:  # the first two epochs are warm-up and not timed
+        ap.error(f"--transformer-epochs must be >= 3; got {args.transformer_epochs}")
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = args.device
