@@ -7,6 +7,7 @@ Nothing heavy at import: numpy/compare are imported inside ``run``; torch only t
 from __future__ import annotations
 
 import argparse
+import sys
 
 VERBS = ("compare", "report", "demo")
 
@@ -42,7 +43,15 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one verb; returns the exit status."""
+    """Run one verb; returns the exit status (2 with a one-line message on bad input)."""
+    try:
+        return _run(args)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"modfourier {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.verb == "compare":
         return _compare(args)
     if args.verb == "report":

@@ -62,3 +62,11 @@ def test_score_and_ablate_sequence_models_through_trained(tmp_path, model, sizes
     assert acc(weights) == pytest.approx(card["accuracy"])
     out = write_report(run_dir, tmp_path / "rep")
     assert (out / "report.html").is_file()
+
+
+@pytest.mark.parametrize("verb", ["compare", "report"])
+def test_cli_reports_a_missing_run_directory(verb, tmp_path, capsys):
+    from modfourier.cli import main
+
+    assert main([verb, str(tmp_path / "missing")]) == 2
+    assert "not a model directory" in capsys.readouterr().err
