@@ -524,7 +524,7 @@ def _run_point(spec: SweepSpec, trial, params: dict, out: Path, prune: bool) -> 
     import optuna
 
     from ._ensemble import train_ensemble
-    from ._train import train
+    from ._train import list_checkpoints, train
 
     key = trial.user_attrs.get("point") or f"t{trial.number:04d}-{_point_key(params)}"
     point_dir = out / "runs" / key
@@ -551,6 +551,9 @@ def _run_point(spec: SweepSpec, trial, params: dict, out: Path, prune: bool) -> 
 
             t1 = time.perf_counter()
             resume = (run_dir / "config.json").exists()
+            if resume and not list_checkpoints(run_dir):  # killed before its first checkpoint
+                shutil.rmtree(run_dir)
+                resume = False
             runs.append(train(configs[seed], out_dir=run_dir, resume=resume, progress=progress))
             seconds.append(time.perf_counter() - t1)
     rows, values = [], []

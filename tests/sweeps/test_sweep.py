@@ -76,8 +76,12 @@ def test_resume_reruns_nothing_finished(tmp_path):
 
 
 def test_killed_trial_is_retried_and_finished_ones_kept(tmp_path):
-    raw = spec(seeds=[0], vary={"alpha": {"grid": [0.5, 0.6, 0.7]}})
-    raw["base"] = dict(BASE, max_epochs=600, eval_every=300)
+    # the second point trains 10x longer (no early stop: target_acc > 1), so the sweep is
+    # reliably caught with one point finished and the next one running
+    base = {k: v for k, v in BASE.items() if k != "max_epochs"} | {
+        "eval_every": 500,
+        "target_acc": 2.0,
+    }
     toml = "\n".join(
         [
             'name = "kill"',
@@ -87,24 +91,29 @@ def test_killed_trial_is_retried_and_finished_ones_kept(tmp_path):
             "heartbeat_interval = 1",
             "grace_period = 3",
             "[base]",
-            *[f"{k} = {json.dumps(v)}" for k, v in raw["base"].items()],
+            *[f"{k} = {json.dumps(v)}" for k, v in base.items()],
             "[vary]",
-            "alpha = { grid = [0.5, 0.6, 0.7] }",
+            "max_epochs = { grid = [1000, 20000, 1001] }",
         ]
     )
     path = write_toml(tmp_path / "kill.toml", toml)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "modfourier", "sweep", str(path), "--out", str(out), "--json"]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    errors = open(tmp_path / "sweep.err", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True)
     import optuna
     from optuna.trial import TrialState
 
     url = f"sqlite:///{out / 'study.db'}"
     deadline = time.time() + 240
     while time.time() < deadline:  # wait until one trial finished and the next one runs
-        time.sleep(0.5)
+        time.sleep(0.05)
+        if proc.poll() is not None:
+            errors.close()
+            pytest.fail(
+                "the sweep ended before it could be killed mid-trial: "
+                + (tmp_path / "sweep.err").read_text()[-2000:]
+            )
         try:
             trials = optuna.load_study(study_name="kill", storage=url).get_trials()
         except (KeyError, Exception):  # the study may not exist yet
@@ -114,9 +123,11 @@ def test_killed_trial_is_retried_and_finished_ones_kept(tmp_path):
             break
     else:
         proc.kill()
+        errors.close()
         pytest.fail("the sweep never reached a running second trial")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    errors.close()
     finished = {t.user_attrs["point"] for t in trials if t.state == TrialState.COMPLETE}
     stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/*/weights.safetensors")}
     time.sleep(4)  # past the grace period: the killed trial is stale
@@ -128,6 +139,21 @@ def test_killed_trial_is_retried_and_finished_ones_kept(tmp_path):
     for p, stamp in stamps.items():
         if p.parent.parent.name in finished:
             assert p.stat().st_mtime_ns == stamp, f"finished run {p.parent.name} was rerun"
+
+
+def test_run_killed_before_its_first_checkpoint_restarts(tmp_path):
+    s = parse_spec(spec(seeds=[0]))
+    run_sweep(s, tmp_path, progress=False, max_trials=0)  # create and enqueue only
+    import optuna
+
+    study = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    point = study.get_trials()[0].user_attrs["point"]
+    stale = tmp_path / "runs" / point / "seed_0"
+    stale.mkdir(parents=True)
+    (stale / "config.json").write_text("{}")  # what a worker killed that early leaves behind
+    summary = run_sweep(s, tmp_path, progress=False)
+    assert summary["done"] == 4 and summary["failed"] == 0
+    assert (stale / "weights.safetensors").is_file()
 
 
 def test_random_and_optuna_modes(tmp_path):
