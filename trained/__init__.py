@@ -8,12 +8,13 @@ the ``modfourier`` dispatcher through it, stay torch-free until training starts)
 
 import importlib
 
-from ._config import PRESETS, TrainConfig
+from ._config import ENSEMBLE_FIELDS, PRESETS, TrainConfig
 from ._data import Dataset, make_dataset
 
 __all__ = [
     "PRESETS",
     "Dataset",
+    "ENSEMBLE_FIELDS",
     "LoadedModel",
     "NonFiniteLossError",
     "Run",

@@ -13,6 +13,10 @@ from dataclasses import dataclass, field, fields
 
 __all__ = ["TrainConfig", "PRESETS", "MODELS", "OPTIMIZERS", "LOSSES", "ACTIVATIONS"]
 
+#: Config fields that may differ between the members of one batched ensemble
+#: (:func:`trained.train_ensemble`).
+ENSEMBLE_FIELDS = ("seed", "data_seed", "alpha", "lr", "weight_decay")
+
 MODELS = ("mlp", "rnn", "transformer")
 OPTIMIZERS = ("gd", "momentum", "adam", "adamw")
 LOSSES = ("mse", "cross_entropy")

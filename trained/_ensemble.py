@@ -1,8 +1,12 @@
-"""Batched ensembles: S seeds of the Gromov MLP trained as one model with an ensemble dimension.
+"""Batched ensembles: S members of the Gromov MLP trained as one model with an ensemble dimension.
 
-Weights carry a leading dimension S (``W1`` (S, N, 2p), ``W2`` (S, p, N)); the loss is the sum
-of the members' own mean losses, so each member's gradient is exactly its single-run gradient,
-and every optimizer here (and Grokfast) acts elementwise, so members do not interact.
+Members share the architecture and the optimizer type, and may differ in their seed, split
+(``data_seed``, ``alpha``), learning rate and weight decay (:data:`ENSEMBLE_FIELDS`). Weights
+carry a leading dimension S (``W1`` (S, N, 2p), ``W2`` (S, p, N)). Training sets of different
+sizes are padded to the largest; padded rows carry weight 0 and every real row of member s
+weight 1/n_s, so the summed loss's gradient for member s is exactly its single-run gradient.
+The optimizer (:class:`trained._optim.BatchedOptimizer`) and Grokfast act elementwise with
+per-member lr and weight decay, so members do not interact.
 """
 
 from __future__ import annotations
@@ -10,49 +14,94 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
-from ._config import TrainConfig
+from ._config import ENSEMBLE_FIELDS, TrainConfig
 from ._data import make_dataset
 from ._models import forward, init_weights, make_inputs
-from ._optim import apply_step, make_optimizer
-from ._train import (
-    METRICS_NAME,
-    Run,
-    _is_checkpoint_epoch,
-    _Objective,
-    _subset,
-    _write_json,
-    resolve_device,
-    run_config,
-)
+from ._optim import BatchedOptimizer, apply_batched_step
+from ._train import METRICS_NAME, Run, _is_checkpoint_epoch, _write_json, resolve_device, run_config
 
-__all__ = ["train_ensemble"]
+__all__ = ["train_ensemble", "ENSEMBLE_FIELDS"]
 
 
-def train_ensemble(config: TrainConfig, seeds, out_dir=None) -> list[Run]:
-    """Train one MLP per seed as a single batched model; one run (directory) per seed.
+def _member_configs(config, seeds, settings):
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"`config` must be a TrainConfig; got {type(config).__name__}")
+    if config.model != "mlp":
+        raise ValueError(f"`config.model` must be 'mlp' for an ensemble; got {config.model!r}")
+    if (seeds is None) == (settings is None):
+        raise ValueError("pass exactly one of `seeds` and `settings`")
+    if seeds is not None:
+        seeds = list(seeds)
+        if not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+            raise ValueError(f"`seeds` must be a non-empty list of ints >= 0; got {seeds!r}")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"`seeds` must be distinct; got {seeds!r}")
+        settings = [{"seed": s} for s in seeds]
+        names = [f"seed_{s}" for s in seeds]
+    else:
+        settings = list(settings)
+        if not settings or not all(isinstance(d, dict) for d in settings):
+            raise ValueError(f"`settings` must be a non-empty list of dicts; got {settings!r}")
+        for d in settings:
+            bad = sorted(set(d) - set(ENSEMBLE_FIELDS))
+            if bad:
+                raise ValueError(f"`settings` may only set {ENSEMBLE_FIELDS} per member; got {bad}")
+        names = [f"member_{i}" for i in range(len(settings))]
+    cfgs = [config.replace(**d).resolve() for d in settings]
+    keys = [json.dumps(c.to_dict(), sort_keys=True) for c in cfgs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"`settings` must give distinct members; got {settings!r}")
+    if cfgs[0].dropout:
+        raise ValueError("`dropout` is not supported by train_ensemble")
+    return cfgs, settings, names
+
+
+def train_ensemble(
+    config: TrainConfig, seeds=None, out_dir=None, *, settings=None, member_dirs=None
+) -> list[Run]:
+    """Train S MLPs (seeds, or settings of lr / weight decay / α) as one batched model.
 
     Parameters
     ----------
     config : TrainConfig
-        An MLP config; its ``seed`` is replaced by each of ``seeds`` (``data_seed``, if set,
-        is shared; if unset each member splits with its own seed, as a single run would).
-    seeds : sequence of int
-        Distinct seeds, at least one.
+        An MLP config shared by all members.
+    seeds : sequence of int, optional
+        Distinct seeds: member s is ``config.replace(seed=s)`` (``data_seed``, if set, is
+        shared; if unset each member splits with its own seed, as a single run would).
     out_dir : path-like or None
-        Parent folder; member s is written to ``out_dir/seed_<s>`` (config.json,
+        Parent folder; each member is written to its own run directory there:
+        ``seed_<s>`` with ``seeds``, ``member_<i>`` with ``settings`` (config.json,
         weights.safetensors, metrics.jsonl, log-spaced weight checkpoints).
+    settings : sequence of dict, optional
+        Instead of ``seeds``: per-member overrides of :data:`ENSEMBLE_FIELDS` (``seed``,
+        ``data_seed``, ``alpha``, ``lr``, ``weight_decay``); member i is
+        ``config.replace(**settings[i])``. Members must be distinct.
+    member_dirs : sequence of path-like, optional
+        Instead of ``out_dir``: one run directory per member, in member order (sweeps put
+        members of different points in their own folders).
 
     Returns
     -------
     list of Run
-        In the order of ``seeds``. The ensemble stops when every member reached the target
-        (or at ``max_epochs``); all members train for the same number of epochs.
+        In the order of the members. Each member stops as its single run would: at
+        ``max_epochs`` or once its test accuracy reached ``target_acc`` for ``patience``
+        regular evaluations (its weights then stay frozen while the others train on).
+
+    Raises
+    ------
+    ValueError
+        Not an MLP, bad ``seeds``/``settings``, dropout, an existing member directory.
 
     Notes
     -----
-    Ensemble runs cannot be resumed (no optimizer sidecar is written).
+    A member whose loss becomes NaN/inf stops there with ``stopped == 'non_finite'`` (its
+    directory's status is ``'failed'``); the others go on. Ensemble runs cannot be resumed
+    (no optimizer sidecar is written). Each member matches its single run (:func:`train`) up
+    to floating-point rounding (tested).
 
     Examples
     --------
@@ -60,114 +109,141 @@ def train_ensemble(config: TrainConfig, seeds, out_dir=None) -> list[Run]:
     ...                                   device="cpu"), seeds=[0, 1])
     >>> [r.config.seed for r in runs], runs[1].weights["W1"].shape
     ([0, 1], (8, 14))
+    >>> runs = train_ensemble(TrainConfig(model="mlp", p=7, width=8, max_epochs=2, device="cpu"),
+    ...                       settings=[{"lr": 0.1}, {"lr": 0.01, "alpha": 0.7}])
+    >>> [(r.config.lr, r.config.alpha) for r in runs]
+    [(0.1, 0.5), (0.01, 0.7)]
     """
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"`config` must be a TrainConfig; got {type(config).__name__}")
-    if config.model != "mlp":
-        raise ValueError(f"`config.model` must be 'mlp' for an ensemble; got {config.model!r}")
-    seeds = list(seeds)
-    if not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
-        raise ValueError(f"`seeds` must be a non-empty list of ints >= 0; got {seeds!r}")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"`seeds` must be distinct; got {seeds!r}")
-    cfgs = [config.replace(seed=s).resolve() for s in seeds]
+    cfgs, settings, names_dir = _member_configs(config, seeds, settings)
     cfg = cfgs[0]
-    if cfg.dropout:
-        raise ValueError("`dropout` is not supported by train_ensemble")
     device = resolve_device(cfg.device)
-    S = len(seeds)
+    S, p = len(cfgs), cfg.p
     dss = [make_dataset(c.task, c.p, c.alpha, c.data_seed, c.task_params) for c in cfgs]
-    p = cfg.p
     members = [init_weights(c, p, torch.Generator().manual_seed(c.seed)) for c in cfgs]
     W = {
         k: torch.stack([m[k] for m in members]).to(device).requires_grad_(True) for k in members[0]
     }
     names = list(W)
     params = [W[k] for k in names]
-    opt = make_optimizer(cfg, params)
+    opt = BatchedOptimizer(cfg, params, [c.lr for c in cfgs], [c.weight_decay for c in cfgs])
 
-    inputs = torch.as_tensor(dss[0].inputs, device=device)  # all splits share the sample order
-    tr = torch.stack([torch.as_tensor(d.train, device=device) for d in dss])  # (S, B)
-    pairs_tr = inputs[tr]  # (S, B, 2)
-    batch_tr = make_inputs(cfg, pairs_tr.reshape(-1, 2), device.type)
-    batch_tr = {k: v.reshape(S, -1, *v.shape[1:]) for k, v in batch_tr.items()}
+    # all members' datasets list the same samples in the same order; only the split differs
+    inputs = torch.as_tensor(dss[0].inputs, device=device)
+    labels = torch.as_tensor(dss[0].labels, device=device)
+    n_all = len(dss[0].labels)
+    n_tr = [len(d.train) for d in dss]
+    B = max(n_tr)
+    idx = np.zeros((S, B), dtype=np.int64)
+    wts = np.zeros((S, B), dtype=np.float32)
+    masks = {split: np.zeros((S, n_all), dtype=np.float64) for split in ("train", "test")}
+    for s, d in enumerate(dss):
+        idx[s, : len(d.train)] = d.train
+        wts[s, : len(d.train)] = 1.0 / len(d.train)
+        masks["train"][s, d.train] = 1.0 / len(d.train)
+        masks["test"][s, d.test] = 1.0 / len(d.test)
+    idx_t = torch.as_tensor(idx, device=device)
+    wts_t = torch.as_tensor(wts, device=device)
+    masks = {k: torch.as_tensor(v, device=device) for k, v in masks.items()}
+    batch_tr = make_inputs(cfg, inputs[idx_t].reshape(-1, 2), device.type)
+    batch_tr = {k: v.reshape(S, B, *v.shape[1:]) for k, v in batch_tr.items()}
+    y_tr = labels[idx_t]  # (S, B)
     batch_all = make_inputs(cfg, inputs, device.type)
-    objs = [_Objective(c, _subset(d, d.train), device) for c, d in zip(cfgs, dss, strict=True)]
-    obj_all = _Objective(cfg, dss[0], device)
-    rows = torch.arange(tr.shape[1], device=device)
+
+    def per_sample_loss(logits, y):  # (S, n, p), (S, n) -> (S, n)
+        if cfg.loss == "cross_entropy":
+            return F.cross_entropy(logits.transpose(1, 2), y, reduction="none")
+        return ((logits - F.one_hot(y, p).to(logits.dtype)) ** 2).mean(-1)
 
     run_dirs = [None] * S
-    if out_dir is not None:
-        run_dirs = [Path(out_dir) / f"seed_{s}" for s in seeds]
-        for d, c, ds in zip(run_dirs, cfgs, dss, strict=True):
+    if member_dirs is not None:
+        if out_dir is not None:
+            raise ValueError("pass `out_dir` or `member_dirs`, not both")
+        run_dirs = [Path(d) for d in member_dirs]
+        if len(run_dirs) != S or len({d.resolve() for d in run_dirs}) != S:
+            raise ValueError(f"`member_dirs` must be {S} distinct paths, one per member")
+    elif out_dir is not None:
+        run_dirs = [Path(out_dir) / n for n in names_dir]
+    if run_dirs[0] is not None:
+        for d in run_dirs:
             if (d / "config.json").exists():
                 raise ValueError(f"`out_dir` member {d} already holds a run")
+        for i, (d, c, ds) in enumerate(zip(run_dirs, cfgs, dss, strict=True)):
             d.mkdir(parents=True, exist_ok=True)
-            _write_json(d / "config.json", {**run_config(c, ds, p), "status": "running"})
+            info = {"members": S, "index": i, "settings": settings[i]}
+            _write_json(d / "config.json", {**run_config(c, ds, p), "ensemble": info})
             (d / METRICS_NAME).write_text("")
     histories = [[] for _ in range(S)]
     hits = [0] * S
+    active = [True] * S
+    stop_epoch = [cfg.max_epochs] * S
+    stopped = ["max_epochs"] * S
+    final_weights: list[dict | None] = [None] * S
     gf_state = None
 
-    def loss_and_grads():
-        logits = forward(cfg, W, batch_tr)  # (S, B, p)
-        losses = [objs[s].loss(logits[s], rows) for s in range(S)]
-        total = torch.stack(losses).sum()
-        return total, dict(zip(names, torch.autograd.grad(total, params), strict=True))
-
-    def evaluate(e, grads):
+    def evaluate(e, grads, who):
         with torch.no_grad():
-            logits = forward(cfg, W, batch_all)  # (S, n_samples, p)
-        for s, ds in enumerate(dss):
-            rec = {"epoch": e}
-            for split, idx in (("train", ds.train), ("test", ds.test)):
-                idx_t = torch.as_tensor(idx, device=device)
-                lg = logits[s][idx_t]
-                rec[f"{split}_loss"] = float(obj_all.loss(lg, idx_t))
-                rec[f"{split}_acc"] = float(obj_all.per_task_acc(lg, idx_t)[0])
-            gn = sum(float((g[s].double() ** 2).sum()) for g in grads.values()) ** 0.5
-            rec["grad_norm"] = gn
-            for k in names:
-                rec[f"norm_{k}"] = float(W[k][s].detach().norm())
+            logits = forward(cfg, W, batch_all)  # (S, n_all, p)
+            loss = per_sample_loss(logits, labels.expand(S, -1))
+            correct = (logits.argmax(-1) == labels).to(loss.dtype)
+            loss, correct = loss.double(), correct.double()
+            cols = [(masks[sp] * v).sum(1) for sp in ("train", "test") for v in (loss, correct)]
+            cols.append(torch.sqrt(sum((g.double() ** 2).flatten(1).sum(1) for g in grads)))
+            cols += [W[k].detach().flatten(1).norm(dim=1) for k in names]
+            table = torch.stack([c.double() for c in cols], 1).cpu().numpy()
+        keys = ["train_loss", "train_acc", "test_loss", "test_acc", "grad_norm"]
+        keys += [f"norm_{k}" for k in names]
+        for s in who:
+            rec = {"epoch": e, **{k: float(v) for k, v in zip(keys, table[s], strict=True)}}
             histories[s].append(rec)
             if run_dirs[s] is not None:
                 with open(run_dirs[s] / METRICS_NAME, "a") as fh:
-                    fh.write(json.dumps(rec) + "\n")
-                if _is_checkpoint_epoch(e) or e == cfg.max_epochs:
-                    _save_member(run_dirs[s], e, W, s)
+                    fh.write(json.dumps(rec, allow_nan=True) + "\n")
 
-    epoch, stopped = 0, "max_epochs"
+    def freeze(s, e, why):
+        active[s] = False
+        stop_epoch[s], stopped[s] = e, why
+        final_weights[s] = _member_weights(W, s)
+        if why == "target" and run_dirs[s] is not None and not _is_checkpoint_epoch(e):
+            _save_member(run_dirs[s], e, final_weights[s])
+
+    epoch = 0
     while True:
-        loss, grads = loss_and_grads()
-        if not torch.isfinite(loss):
-            from ._train import NonFiniteLossError
-
-            raise NonFiniteLossError(f"training stopped: non-finite ensemble loss at epoch {epoch}")
+        logits = forward(cfg, W, batch_tr)  # (S, B, p)
+        member_loss = (per_sample_loss(logits, y_tr) * wts_t).sum(1)  # (S,)
+        grads = torch.autograd.grad(member_loss.sum(), params)
+        finite = torch.isfinite(member_loss).tolist()
+        for s in range(S):
+            if active[s] and not finite[s]:
+                freeze(s, epoch, "non_finite")
+        live = [s for s in range(S) if active[s]]
         regular = epoch % cfg.eval_every == 0
-        if (
-            regular
-            or epoch == cfg.max_epochs
-            or (out_dir is not None and _is_checkpoint_epoch(epoch))
-        ):
-            evaluate(epoch, grads)
-            if regular:
-                for s in range(S):
+        last = epoch >= cfg.max_epochs
+        at_ckpt = run_dirs[0] is not None and _is_checkpoint_epoch(epoch)
+        if live and (regular or last or at_ckpt):
+            evaluate(epoch, grads, live)
+            if at_ckpt or last:
+                for s in live:
+                    if run_dirs[s] is not None:
+                        _save_member(run_dirs[s], epoch, _member_weights(W, s))
+            if regular and not last:
+                for s in live:
                     ok = histories[s][-1]["test_acc"] >= cfg.target_acc
                     hits[s] = hits[s] + 1 if ok else 0
-                if min(hits) >= cfg.patience and epoch < cfg.max_epochs:
-                    stopped = "target"
-                    if out_dir is not None and not _is_checkpoint_epoch(epoch):
-                        for s in range(S):
-                            _save_member(run_dirs[s], epoch, W, s)
-                    break
-        if epoch >= cfg.max_epochs:
+                    if hits[s] >= cfg.patience:
+                        freeze(s, epoch, "target")
+        if last or not any(active):
             break
-        gf_state = apply_step(cfg, opt, names, params, grads, gf_state, epoch)
+        mask = None if all(active) else torch.as_tensor(active, device=device)
+        gf_state = apply_batched_step(
+            cfg, opt, names, dict(zip(names, grads, strict=True)), gf_state, epoch, mask
+        )
         epoch += 1
 
     runs = []
     for s, c in enumerate(cfgs):
-        weights = {k: W[k][s].detach().cpu().numpy().copy() for k in names}
+        if active[s]:  # trained to max_epochs
+            final_weights[s] = _member_weights(W, s)
+        weights = final_weights[s]
         if run_dirs[s] is not None:
             from closedform import save_model_dir
 
@@ -175,17 +251,23 @@ def train_ensemble(config: TrainConfig, seeds, out_dir=None) -> list[Run]:
             final = {
                 k: v for k, v in final.items() if k not in ("format_version", "library_version")
             }
-            final.update(status="done", epochs=epoch, stopped=stopped, ensemble_seeds=seeds)
+            info = {"members": S, "index": s, "settings": settings[s]}
+            status = "failed" if stopped[s] == "non_finite" else "done"
+            final.update(status=status, epochs=stop_epoch[s], stopped=stopped[s], ensemble=info)
             save_model_dir(run_dirs[s], final, weights)
-        runs.append(Run(c, histories[s], weights, run_dirs[s], epoch, stopped))
+        runs.append(Run(c, histories[s], weights, run_dirs[s], stop_epoch[s], stopped[s]))
     return runs
 
 
-def _save_member(run_dir: Path, epoch: int, W: dict, s: int) -> None:
+def _member_weights(W: dict, s: int) -> dict:
+    return {k: v[s].detach().cpu().numpy().copy() for k, v in W.items()}
+
+
+def _save_member(run_dir: Path, epoch: int, weights: dict) -> None:
     from closedform._modeldir import save_weights
 
     save_weights(
         run_dir / "checkpoints" / f"epoch_{epoch:07d}.safetensors",
-        {k: v[s].detach().cpu().numpy() for k, v in W.items()},
+        weights,
         metadata={"epoch": epoch},
     )

@@ -7,6 +7,8 @@ the new state, without touching ``.grad`` or ``.data``.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 __all__ = ["grokfast_ema", "grokfast_ma", "make_optimizer", "optimizer_state", "load_optimizer"]
@@ -137,4 +139,92 @@ def apply_step(cfg, opt, names, params, grads: dict, gf_state, epoch: int):
         for group in opt.param_groups:
             group["lr"] = cfg.lr * min(epoch / cfg.warmup, 1.0)
     opt.step()
+    return gf_state
+
+
+class BatchedOptimizer:
+    """The optimizers of :func:`make_optimizer` for weights with a leading ensemble dimension
+    S, with a learning rate and weight decay per member.
+
+    The update of member s is PyTorch's update (``torch.optim.SGD``/``Adam``/``AdamW``,
+    single-tensor formulas, dampening 0, no Nesterov, no amsgrad) with ``lr[s]`` and
+    ``weight_decay[s]``, so a member trains as the single run with its settings would, up to
+    floating-point rounding. Members whose ``active`` flag is False are left unchanged (their
+    weights are frozen; their optimizer state is no longer meaningful).
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        Resolved; supplies ``optimizer``, ``betas``, ``eps``, ``momentum`` and ``warmup``.
+    params : list of Tensor
+        Each (S, ...).
+    lr, weight_decay : sequence of float
+        One value per member.
+    """
+
+    def __init__(self, cfg, params: list[torch.Tensor], lr, weight_decay):
+        self.cfg = cfg
+        self.params = params
+        S = params[0].shape[0]
+        dev = params[0].device
+        self.lr = torch.as_tensor(list(lr), dtype=torch.float32, device=dev)
+        self.wd = torch.as_tensor(list(weight_decay), dtype=torch.float32, device=dev)
+        if self.lr.shape != (S,) or self.wd.shape != (S,):
+            raise ValueError(f"`lr` and `weight_decay` need one value per member ({S})")
+        self.any_wd = bool((self.wd != 0).any())
+        self.step_count = 0
+        self.state: list[dict] = [{} for _ in params]
+
+    @staticmethod
+    def _per_member(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return v.reshape(-1, *([1] * (like.ndim - 1)))
+
+    @torch.no_grad()
+    def step(self, grads: list[torch.Tensor], epoch: int, active: torch.Tensor | None = None):
+        """Apply one step from ``grads`` (same order as ``params``) at step index ``epoch``
+        (Nanda's warmup factor ``min(epoch / warmup, 1)``, as :func:`apply_step`).
+
+        ``active`` (S,) bool: members with False get learning rate 0, so their weights stay as
+        they are as long as they are finite (a member that failed with NaN/inf is not read
+        again by the ensemble).
+        """
+        cfg = self.cfg
+        factor = min(epoch / cfg.warmup, 1.0) if cfg.warmup else 1.0
+        lr_all = self.lr * factor
+        if active is not None:
+            lr_all = lr_all * active.to(lr_all.dtype)
+        self.step_count += 1
+        t = self.step_count
+        for i, (prm, g) in enumerate(zip(self.params, grads, strict=True)):
+            lr = self._per_member(lr_all, prm)
+            wd = self._per_member(self.wd, prm)
+            st = self.state[i]
+            if cfg.optimizer == "adamw":
+                prm.mul_(1 - lr * wd)
+            elif self.any_wd:
+                g = g + wd * prm
+            if cfg.optimizer in ("adam", "adamw"):
+                b1, b2 = cfg.betas
+                if not st:
+                    st["m"], st["v"] = torch.zeros_like(prm), torch.zeros_like(prm)
+                st["m"].lerp_(g, 1 - b1)
+                st["v"].mul_(b2).addcmul_(g, g, value=1 - b2)
+                bc1, bc2 = 1 - b1**t, 1 - b2**t
+                denom = (st["v"].sqrt() / math.sqrt(bc2)).add_(cfg.eps)
+                prm.sub_(st["m"] / denom * (lr / bc1))
+            elif cfg.optimizer == "momentum":
+                mu = cfg.momentum or 0.9
+                st["buf"] = g.clone() if "buf" not in st else st["buf"].mul_(mu).add_(g)
+                prm.sub_(st["buf"] * lr)
+            else:
+                prm.sub_(g * lr)
+
+
+def apply_batched_step(cfg, opt: BatchedOptimizer, names, grads: dict, gf_state, epoch, active):
+    """:func:`apply_step` for a :class:`BatchedOptimizer` (Grokfast filter, then the step)."""
+    if cfg.grokfast == "ema":
+        grads, gf_state = grokfast_ema(grads, gf_state, cfg.grokfast_alpha, cfg.grokfast_lamb)
+    elif cfg.grokfast == "ma":
+        grads, gf_state = grokfast_ma(grads, gf_state, cfg.grokfast_window, cfg.grokfast_lamb)
+    opt.step([grads[k] for k in names], epoch, active)
     return gf_state

@@ -59,6 +59,7 @@ _SPEC_KEYS = {
     "grace_period",
     "max_retry",
     "score",
+    "batch",
 }
 
 
@@ -171,6 +172,7 @@ class SweepSpec:
     grace_period: int = 30
     max_retry: int = 3
     score: bool = True
+    batch: int = 32
     raw: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -266,6 +268,7 @@ def parse_spec(raw: dict, default_name: str = "sweep") -> SweepSpec:
         n_trials = 20                  # random / optuna
         objective = "epochs_to_grok"   # or final_test_acc, final_test_loss
         threshold = 0.99               # test accuracy that counts as grokked
+        batch = 32                     # most runs per batched ensemble (grid / random MLP)
 
         [base]                         # any trained.TrainConfig field
         model = "mlp"
@@ -320,6 +323,7 @@ def parse_spec(raw: dict, default_name: str = "sweep") -> SweepSpec:
         ("heartbeat_interval", 10, 1),
         ("grace_period", 30, 2),
         ("max_retry", 3, 0),
+        ("batch", 32, 1),
     ):
         v = raw.get(key, default)
         if not _all_int(v) or v < low:
@@ -493,15 +497,21 @@ def _pop_waiting(study):
 
 
 @contextmanager
-def _heartbeat(study, trial, interval: int):
+def _heartbeat(study, trials, interval: int):
+    """Record heartbeats of ``trials`` (one trial or a list) every ``interval`` seconds."""
     storage = study._storage
+    trials = trials if isinstance(trials, list) else [trials]
     stop = threading.Event()
+
+    def beat_all():
+        for t in trials:
+            storage.record_heartbeat(t._trial_id)
 
     def beat():
         while not stop.wait(interval):
-            storage.record_heartbeat(trial._trial_id)
+            beat_all()
 
-    storage.record_heartbeat(trial._trial_id)
+    beat_all()
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()
     try:
@@ -511,51 +521,129 @@ def _heartbeat(study, trial, interval: int):
         thread.join()
 
 
-def _run_point(spec: SweepSpec, trial, params: dict, out: Path, prune: bool) -> tuple[float, list]:
-    """Train every seed of one point; return the objective and one row per seed.
+def _ensemble_key(spec: SweepSpec, params: dict) -> str | None:
+    """Runs of points with the same key can train as one batched ensemble: MLPs whose
+    resolved configs differ only in :data:`trained.ENSEMBLE_FIELDS`. None: not batchable."""
+    from ._config import ENSEMBLE_FIELDS
 
-    Several seeds of an MLP train as one batched model (:func:`trained.train_ensemble`);
-    a point that is retried after a crash restarts its ensemble from scratch (ensembles keep no
-    optimizer state), while runs trained one by one (other models, a single seed, or Optuna
-    sweeps, whose first seed reports to the pruner) resume from their last checkpoint.
-    """
+    cfg = spec.config(params, spec.seeds[0]).resolve()
+    if cfg.model != "mlp" or cfg.dropout:
+        return None
+    shared = {k: v for k, v in cfg.to_dict().items() if k not in ENSEMBLE_FIELDS}
+    return json.dumps(shared, sort_keys=True, default=str)
+
+
+def _pop_matching(study, spec: SweepSpec, key: str, limit: int) -> list:
+    """Claim up to ``limit`` more WAITING points whose ensemble key is ``key``."""
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    out = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        if len(out) >= limit:
+            break
+        fixed = {**t.system_attrs.get("fixed_params", {}), **t.params}
+        try:
+            if _ensemble_key(spec, fixed) != key:
+                continue
+        except (TypeError, ValueError, KeyError):
+            continue
+        if storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
+            out.append(optuna.trial.Trial(study, t._trial_id))
+    return out
+
+
+def _point_dir(out: Path, trial, params: dict) -> tuple[str, Path]:
+    key = trial.user_attrs.get("point") or f"t{trial.number:04d}-{_point_key(params)}"
+    return key, out / "runs" / key
+
+
+def _run_point(spec: SweepSpec, trial, params: dict, out: Path, prune: bool) -> tuple[float, list]:
+    """Train every seed of one point one run after another; return the objective and one row
+    per seed. Runs resume from their last checkpoint when the point is retried after a crash;
+    in an Optuna sweep the first seed reports to the pruner."""
     import shutil
 
     import optuna
 
-    from ._ensemble import train_ensemble
     from ._train import list_checkpoints, train
 
-    key = trial.user_attrs.get("point") or f"t{trial.number:04d}-{_point_key(params)}"
-    point_dir = out / "runs" / key
-    configs = {seed: spec.config(params, seed) for seed in spec.seeds}
-    batched = not prune and len(spec.seeds) > 1 and configs[spec.seeds[0]].resolve().model == "mlp"
-    t0 = time.perf_counter()
-    if batched:
+    _, point_dir = _point_dir(out, trial, params)
+    runs, seconds = [], []
+    sign = -1.0 if spec.direction == "minimize" else 1.0
+    for seed in spec.seeds:
+        run_dir = point_dir / f"seed_{seed}"
+        progress = None
+        if prune and seed == spec.seeds[0]:
+
+            def progress(rec, _trial=trial):
+                _trial.report(sign * rec["test_acc"], step=rec["epoch"])
+                if _trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned at epoch {rec['epoch']}")
+
+        t1 = time.perf_counter()
+        resume = (run_dir / "config.json").exists()
+        if resume and not list_checkpoints(run_dir):  # killed before its first checkpoint
+            shutil.rmtree(run_dir)
+            resume = False
+        runs.append(
+            train(spec.config(params, seed), out_dir=run_dir, resume=resume, progress=progress)
+        )
+        seconds.append(time.perf_counter() - t1)
+    return _point_result(spec, trial, params, out, runs, seconds, batched=False)
+
+
+def _run_group(spec: SweepSpec, group: list, out: Path) -> list:
+    """Train every seed of every point in ``group`` (``[(trial, params), ...]``, all with one
+    ensemble key) as one batched ensemble (:func:`trained.train_ensemble`), each run into its
+    own directory ``runs/<point>/seed_<s>``. Returns ``[(value or exception, rows), ...]`` per
+    point; a point with a diverged run gets a :class:`NonFiniteLossError`. A retried point
+    restarts from scratch (ensembles keep no optimizer state)."""
+    import shutil
+
+    from ._config import ENSEMBLE_FIELDS
+    from ._ensemble import train_ensemble
+    from ._train import NonFiniteLossError
+
+    base = spec.config(group[0][1], spec.seeds[0])
+    settings, dirs, wanted = [], [], []
+    for trial, params in group:
+        _, point_dir = _point_dir(out, trial, params)
         if point_dir.exists():  # a killed ensemble: nothing of it can be resumed
             shutil.rmtree(point_dir)
-        runs = train_ensemble(configs[spec.seeds[0]], list(spec.seeds), out_dir=point_dir)
-        seconds = [(time.perf_counter() - t0) / len(runs)] * len(runs)
-    else:
-        runs, seconds = [], []
-        sign = -1.0 if spec.direction == "minimize" else 1.0
         for seed in spec.seeds:
-            run_dir = point_dir / f"seed_{seed}"
-            progress = None
-            if prune and seed == spec.seeds[0]:
+            cfg = spec.config(params, seed)
+            settings.append(
+                {k: getattr(cfg, k) for k in ENSEMBLE_FIELDS if getattr(cfg, k) is not None}
+            )
+            dirs.append(point_dir / f"seed_{seed}")
+            wanted.append(cfg.resolve())
+    t0 = time.perf_counter()
+    runs = train_ensemble(base, settings=settings, member_dirs=dirs)
+    per_run = (time.perf_counter() - t0) / len(runs)
+    if [r.config for r in runs] != wanted:  # pragma: no cover - guarded by _ensemble_key
+        raise RuntimeError("batched ensemble members differ from the points' configs")
+    results, k = [], 0
+    for trial, params in group:
+        mine = runs[k : k + len(spec.seeds)]
+        k += len(spec.seeds)
+        failed = [r for r in mine if r.stopped == "non_finite"]
+        if failed:
+            err = NonFiniteLossError(
+                f"training stopped: non-finite loss at epoch {failed[0].epochs} "
+                f"(lr={failed[0].config.lr}, optimizer={failed[0].config.optimizer})"
+            )
+            results.append((err, []))
+            continue
+        results.append(
+            _point_result(spec, trial, params, out, mine, [per_run] * len(mine), batched=True)
+        )
+    return results
 
-                def progress(rec, _trial=trial):
-                    _trial.report(sign * rec["test_acc"], step=rec["epoch"])
-                    if _trial.should_prune():
-                        raise optuna.TrialPruned(f"pruned at epoch {rec['epoch']}")
 
-            t1 = time.perf_counter()
-            resume = (run_dir / "config.json").exists()
-            if resume and not list_checkpoints(run_dir):  # killed before its first checkpoint
-                shutil.rmtree(run_dir)
-                resume = False
-            runs.append(train(configs[seed], out_dir=run_dir, resume=resume, progress=progress))
-            seconds.append(time.perf_counter() - t1)
+def _point_result(spec, trial, params, out, runs, seconds, batched) -> tuple[float, list]:
+    key, point_dir = _point_dir(out, trial, params)
     rows, values = [], []
     for seed, run, sec in zip(spec.seeds, runs, seconds, strict=True):
         run_dir = point_dir / f"seed_{seed}"
@@ -682,24 +770,41 @@ def run_sweep(
                     break
             # enqueued points come back as the fixed values of these suggestions
             params = {d.name: d.suggest(trial) for d in spec.dimensions}
-            with _heartbeat(study, trial, spec.heartbeat_interval):
+            group = [(trial, params)]
+            key = None if spec.mode == "optuna" else _ensemble_key(spec, params)
+            if key is not None:  # more points of this architecture join one batched ensemble
+                limit = spec.batch // len(spec.seeds) - 1
+                if max_trials is not None:
+                    limit = min(limit, max_trials - ran - 1)
+                for t in _pop_matching(study, spec, key, max(limit, 0)):
+                    group.append((t, {d.name: d.suggest(t) for d in spec.dimensions}))
+            trials = [t for t, _ in group]
+            with _heartbeat(study, trials, spec.heartbeat_interval):
                 try:
-                    value, rows = _run_point(spec, trial, params, out, prune=spec.mode == "optuna")
+                    if key is None:
+                        outcomes = [
+                            _run_point(spec, trial, params, out, prune=spec.mode == "optuna")
+                        ]
+                    else:
+                        outcomes = _run_group(spec, group, out)
                 except optuna.TrialPruned:
                     study.tell(trial, state=TrialState.PRUNED)
                     ran += 1
                     continue
                 except NonFiniteLossError as exc:  # divergence is an outcome, not a crash
-                    trial.set_user_attr("error", str(exc))
-                    study.tell(trial, state=TrialState.FAIL)
-                    ran += 1
-                    continue
+                    outcomes = [(exc, [])]
                 except Exception:
-                    study.tell(trial, state=TrialState.FAIL)
+                    for t in trials:
+                        study.tell(t, state=TrialState.FAIL)
                     raise
-            trial.set_user_attr("rows", rows)
-            study.tell(trial, value)
-            ran += 1
+            for t, (value, rows) in zip(trials, outcomes, strict=True):
+                if isinstance(value, NonFiniteLossError):
+                    t.set_user_attr("error", str(value))
+                    study.tell(t, state=TrialState.FAIL)
+                else:
+                    t.set_user_attr("rows", rows)
+                    study.tell(t, value)
+                ran += 1
             if bar is not None:
                 c = _counts(study)
                 best = _best(study)

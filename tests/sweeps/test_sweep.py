@@ -180,6 +180,7 @@ def test_postgres_two_workers_share_one_study(tmp_path, postgres_url):
                 'name = "pgsweep"',
                 'mode = "grid"',
                 "seeds = [0]",
+                "batch = 1",  # one point per claim, so that both workers get some
                 "score = false",
                 "[base]",
                 *[f"{k} = {json.dumps(v)}" for k, v in BASE.items()],
@@ -271,6 +272,42 @@ def test_diverging_run_fails_its_trial_only(tmp_path):
     assert summary["failed"] == 1 and summary["done"] == 1
 
 
+def test_points_of_one_architecture_train_as_one_ensemble(tmp_path, monkeypatch):
+    """lr x weight decay x alpha points share an architecture: one batched model (up to
+    `batch` runs), and every run equals its single run (the oracle: trained.train)."""
+    import numpy as np
+
+    import trained._ensemble as ens
+    from trained import load_model, train
+
+    calls = []
+    real = ens.train_ensemble
+
+    def counting(*args, **kwargs):
+        calls.append(len(kwargs["settings"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ens, "train_ensemble", counting)
+    vary = {
+        "lr": {"grid": [0.01, 0.03]},
+        "weight_decay": {"grid": [0.0, 1.0]},
+        "alpha": {"grid": [0.5, 0.8]},
+    }
+    s = parse_spec(spec(vary=vary, batch=12))  # 8 points x 2 seeds = 16 runs
+    summary = run_sweep(s, tmp_path, progress=False)
+    assert summary["done"] == 8 and calls == [12, 4]
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert len(rows) == 16 and all(r["batched"] for r in rows)
+    for r in rows[::5]:
+        alone = train(s.config({k: r[k] for k in vary}, r["seed"]))
+        saved = load_model(r["run_dir"])
+        assert (
+            saved.config["hyper"]["lr"] == r["lr"] and saved.config["split"]["alpha"] == r["alpha"]
+        )
+        np.testing.assert_allclose(saved.weights["W1"], alone.weights["W1"], rtol=1e-3, atol=1e-4)
+        assert r["final_test_acc"] == pytest.approx(alone.history[-1]["test_acc"], rel=1e-6)
+
+
 def test_sweep_plot(tmp_path):
     run_sweep(parse_spec(spec()), tmp_path, progress=False)
     png = plot_sweep(tmp_path, y="final_test_acc")
@@ -279,6 +316,7 @@ def test_sweep_plot(tmp_path):
 
 
 INVALID = [
+    ("batch-zero", {"batch": 0}, "batch"),
     ("unknown-field", {"base": dict(BASE, widht=3)}, "widht"),
     ("unknown-vary-field", {"vary": {"learning_rate": {"grid": [1]}}}, "learning_rate"),
     ("empty-grid", {"vary": {"alpha": {"grid": []}}}, "vary.alpha"),

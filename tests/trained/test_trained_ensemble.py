@@ -58,3 +58,84 @@ def test_invalid_seeds(seeds, match):
 def test_only_mlp():
     with pytest.raises(ValueError, match="model"):
         train_ensemble(TrainConfig(model="rnn"), seeds=[0])
+
+
+# ---- members with their own lr / weight decay / split --------------------------------------
+
+SETTINGS = [
+    {"seed": 0, "lr": 0.05, "weight_decay": 0.5},
+    {"seed": 2, "lr": 0.01, "weight_decay": 0.0, "alpha": 0.7},
+    {"seed": 0, "data_seed": 5, "lr": 0.02, "weight_decay": 2.0, "alpha": 0.3},
+]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"optimizer": "adamw"},
+        {"optimizer": "adam"},
+        {"optimizer": "gd", "loss": "mse"},
+        {"optimizer": "momentum", "momentum": 0.8},
+        {"optimizer": "adamw", "warmup": 5, "grokfast": "ema"},
+    ],
+    ids=lambda d: "-".join(str(v) for v in d.values()),
+)
+def test_members_with_own_settings_match_single_runs(extra):
+    """Each member trains as the single run with its lr, weight decay and split (the oracle:
+    torch.optim's optimizers in :func:`train`)."""
+    cfg = CFG.replace(**extra)
+    if extra["optimizer"] in ("gd", "momentum"):  # GD needs larger steps on this MLP
+        settings = [{**s, "lr": s["lr"] * 20} for s in SETTINGS]
+    else:
+        settings = SETTINGS
+    runs = train_ensemble(cfg, settings=settings)
+    for run, s in zip(runs, settings, strict=True):
+        alone = train(cfg.replace(**s))
+        assert run.config == alone.config
+        for k in ("W1", "W2"):
+            np.testing.assert_allclose(run.weights[k], alone.weights[k], rtol=1e-3, atol=1e-4)
+        assert [r["epoch"] for r in run.history] == [r["epoch"] for r in alone.history]
+        for key in ("train_loss", "test_loss", "train_acc", "test_acc", "grad_norm", "norm_W1"):
+            assert run.history[-1][key] == pytest.approx(alone.history[-1][key], rel=1e-3)
+
+
+def test_members_stop_at_their_own_target():
+    """A member that reaches the target freezes at that epoch, as its single run stops there."""
+    cfg = CFG.replace(p=23, width=64, alpha=0.8, max_epochs=120, eval_every=5, target_acc=0.9)
+    settings = [{"lr": 0.1, "weight_decay": 1.0}, {"lr": 0.003, "weight_decay": 0.0}]
+    runs = train_ensemble(cfg, settings=settings)
+    alone = [train(cfg.replace(**s)) for s in settings]
+    assert [r.stopped for r in runs] == [a.stopped for a in alone]
+    assert [r.epochs for r in runs] == [a.epochs for a in alone]
+    assert runs[0].stopped == "target" and runs[1].stopped == "max_epochs"  # the test needs both
+    for r, a in zip(runs, alone, strict=True):
+        np.testing.assert_allclose(r.weights["W2"], a.weights["W2"], rtol=1e-3, atol=1e-4)
+
+
+def test_diverging_member_fails_alone(tmp_path):
+    cfg = CFG.replace(optimizer="gd", max_epochs=20)
+    runs = train_ensemble(cfg, settings=[{"lr": 1e9}, {"lr": 1.0}], out_dir=tmp_path)
+    assert runs[0].stopped == "non_finite" and runs[0].epochs < 20
+    assert runs[1].stopped == "max_epochs" and runs[1].epochs == 20
+    alone = train(cfg.replace(lr=1.0))
+    np.testing.assert_allclose(runs[1].weights["W1"], alone.weights["W1"], rtol=1e-3, atol=1e-4)
+    status = [json.loads((tmp_path / f"member_{i}/config.json").read_text()) for i in (0, 1)]
+    assert [s["status"] for s in status] == ["failed", "done"]
+    assert status[1]["ensemble"] == {"members": 2, "index": 1, "settings": {"lr": 1.0}}
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"settings": [{"width": 8}]}, "may only set"),
+        ({"settings": [{"lr": 0.1}, {"lr": 0.1}]}, "distinct"),
+        ({"settings": []}, "non-empty"),
+        ({"settings": [{"lr": 0.1}], "seeds": [0]}, "exactly one"),
+        ({}, "exactly one"),
+        ({"settings": [{"alpha": 1.5}]}, "alpha"),
+    ],
+    ids=str,
+)
+def test_invalid_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        train_ensemble(CFG, **kwargs)
