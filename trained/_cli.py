@@ -39,6 +39,39 @@ def add_parser(subparsers) -> None:
     ap.add_argument("--out", required=True, help="run directory")
     ap.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     ap.add_argument("--json", action="store_true", help="no progress bar; print one JSON summary")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="any TrainConfig field (repeatable; VALUE as JSON, else a string), e.g. "
+        '--set width=256 --set betas=[0.9,0.98] --set \'task_params={"variant":"masked"}\'',
+    )
+
+
+def _parse_set(items: list[str]) -> dict:
+    """``["width=256", "grokfast=ema"]`` -> ``{"width": 256, "grokfast": "ema"}``."""
+    import dataclasses
+
+    from ._config import TrainConfig
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or key not in names:
+            raise ValueError(
+                f"`--set` takes FIELD=VALUE with a TrainConfig field; got {item!r} "
+                f"(fields: {', '.join(sorted(names))})"
+            )
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        if isinstance(value, list):
+            value = tuple(value)
+        out[key] = value
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     from ._train import NonFiniteLossError, train
 
     try:
-        config = TrainConfig(
+        extra = _parse_set(args.set)
+        flags = dict(
             model=args.model,
             task=args.task,
             p=args.p,
@@ -61,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
             eval_every=args.eval_every,
             device=args.device,
         )
+        both = sorted(k for k in extra if k in flags and flags[k] is not None)
+        if both and any(extra[k] != flags[k] for k in both):
+            raise ValueError(f"`--set` repeats field(s) {both} given by their own flags")
+        config = TrainConfig(**{**flags, **extra})
     except (ValueError, TypeError) as exc:
         print(f"modfourier train: error: {exc}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ MODELS = ("mlp", "rnn", "transformer")
 OPTIMIZERS = ("gd", "momentum", "adam", "adamw")
 LOSSES = ("mse", "cross_entropy")
 ACTIVATIONS = ("quadratic", "relu", "gelu", "tanh")
-PARAMETRIZATIONS = ("mean_field", "standard")
+PARAMETRIZATIONS = ("mean_field", "standard", "gromov_code")
 GROKFAST = ("ema", "ma")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -96,10 +96,24 @@ _TRANSFORMER_BASE = dict(
 #: name -> (dict of field values, source). Documented in docs/trained.md.
 PRESETS: dict[str, tuple[dict, str]] = {
     "gromov": (
-        dict(_MLP_BASE, weight_decay=0.01, max_epochs=20000),
-        "Gromov 2023 eq. 1-2 (mean field, N(0,1) init, quadratic, MSE on one-hot targets), p=97, "
-        "N=512, alpha=0.5; AdamW lr 1e-2 with torch's default weight decay 0.01 (issue 3's "
-        "figures; the paper states no learning rate).",
+        dict(_MLP_BASE, betas=(0.9, 0.98), weight_decay=0.01, max_epochs=20000),
+        "Gromov 2023 eq. 1-2 (mean field, N(0,1) init, output x 2/N, quadratic, MSE on one-hot "
+        "targets), p=97, N=512, alpha=0.5; AdamW lr 1e-2, betas (0.9, 0.98) as in the Gromov "
+        "group's code (d-doshi/Grokking utils/optimization.py), torch's default weight decay "
+        "0.01. Groks at epoch ~420-430 (issue 3's reference figure: 430).",
+    ),
+    "gromov-code": (
+        dict(
+            _MLP_BASE,
+            parametrization="gromov_code",
+            betas=(0.9, 0.98),
+            weight_decay=5.0,
+            max_epochs=2000,
+        ),
+        "The Gromov group's own scripts (d-doshi/Grokking: utils/models.py fcn, "
+        "Training_scripts/phase_diagrams_wd.py): both weights N(0, (0.5/(2N)^(1/3))^2), no "
+        "output scale, MSE, AdamW lr 1e-2, betas (0.9, 0.98), weight decay 5; p=97, N=512, "
+        "alpha=0.5. Groks at epoch ~40 (issue 3's reference figure: 41).",
     ),
     "gromov-gd": (
         dict(_MLP_BASE, optimizer="gd", lr=10.0, weight_decay=0.0, alpha=0.49, max_epochs=100000),
@@ -209,7 +223,8 @@ class TrainConfig:
     task_params : dict
         Extra parameters of the task (``A``, ``B``, ``C`` for affine; ``g`` for mul/div).
     preset : str or None
-        Name in :data:`PRESETS`; ``None`` uses the model's CPU preset.
+        Name in :data:`PRESETS`; ``None`` uses the model's CPU preset (task 'miiii': the
+        ``miiii`` preset).
     seed : int
         Seed of the initialization (and of dropout).
     data_seed : int or None
@@ -217,8 +232,10 @@ class TrainConfig:
     alpha : float
         Training fraction of the defined pairs, in (0, 1).
     width, activation, parametrization
-        MLP width N, activation, ``'mean_field'`` (N(0,1) init, output x 2/N; Gromov eq. 1-2) or
-        ``'standard'`` (N(0, 1/fan_in) init, output x 1).
+        MLP width N, activation, ``'mean_field'`` (N(0,1) init, output x 2/N; Gromov eq. 1-2),
+        ``'standard'`` (N(0, 1/fan_in) init, output x 1) or ``'gromov_code'`` (the Gromov
+        group's code, d-doshi/Grokking ``utils/models.py`` ``fcn``: both weights
+        N(0, sigma^2) with sigma = 0.5 / (2N)^(1/3), output x 1).
     d_hidden, d_embed
         RNN hidden (d_h) and embedding sizes.
     d_model, heads, d_mlp, attn_only, dropout
@@ -295,7 +312,12 @@ class TrainConfig:
     # ------------------------------------------------------------------------------------
     def resolve(self) -> TrainConfig:
         """Return a copy with every unset field filled from the preset (see :data:`PRESETS`)."""
-        name = self.preset if self.preset is not None else _MODEL_DEFAULT_PRESET[self.model]
+        if self.preset is not None:
+            name = self.preset
+        elif self.task == "miiii":
+            name = "miiii"
+        else:
+            name = _MODEL_DEFAULT_PRESET[self.model]
         values, _ = PRESETS[name]
         filled = {}
         for f in fields(self):

@@ -120,9 +120,9 @@ def make_dataset(task: str, p: int, alpha: float, seed: int, task_params=None) -
         x = x0 + x1 * p
         labels = np.stack([x % q for q in qs], axis=1).astype(np.int64)
         rng = np.random.default_rng(seed)
+        perm = rng.permutation(p * p)  # the split: the same for every variant at one seed
         if variant == "shuffled":  # Syrkis' T_basis: labels shuffled across samples
             labels = labels[rng.permutation(len(labels))]
-        perm = rng.permutation(p * p)
         n_train = int(round(alpha * p * p))
         n_valid = min(MIIII_VALID, (p * p - n_train) // 2)
         train = np.sort(perm[:n_train])

@@ -29,7 +29,7 @@ def _act(name: str):
 
 
 def output_scale(cfg) -> float:
-    """Gromov eq. 2: ``2/N`` in the mean-field parametrization, 1 in the standard one."""
+    """Gromov eq. 2: ``2/N`` in the mean-field parametrization, 1 in the others."""
     return 2.0 / cfg.width if cfg.parametrization == "mean_field" else 1.0
 
 
@@ -67,7 +67,8 @@ def weight_shapes(cfg, n_out: int) -> dict[str, tuple[int, ...]]:
 def init_weights(cfg, n_out: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
     """Initial float32 CPU weights, drawn from ``generator`` in a fixed order.
 
-    MLP (Gromov eq. 1-2): mean field N(0, 1); standard N(0, 1/fan_in).
+    MLP (Gromov eq. 1-2): mean field N(0, 1); standard N(0, 1/fan_in); gromov_code (the Gromov
+    group's scripts, d-doshi/Grokking ``fcn``) N(0, sigma^2), sigma = 0.5 / (2N)^(1/3).
     RNN (PyTorch's defaults, as Rangamani's code uses ``nn.Embedding``/``nn.RNN``/``nn.Linear``):
     ``W_E`` N(0, 1), the rest U(-1/sqrt(fan), 1/sqrt(fan)).
     Transformer (Nanda's code): N(0, 1/d_model) for all but ``W_U`` N(0, 1/n_out).
@@ -83,8 +84,12 @@ def init_weights(cfg, n_out: int, generator: torch.Generator) -> dict[str, torch
 
     out = {}
     if cfg.model == "mlp":
-        std1 = 1.0 if cfg.parametrization == "mean_field" else 1 / math.sqrt(2 * cfg.p)
-        std2 = 1.0 if cfg.parametrization == "mean_field" else 1 / math.sqrt(cfg.width)
+        if cfg.parametrization == "mean_field":
+            std1 = std2 = 1.0
+        elif cfg.parametrization == "gromov_code":  # d-doshi/Grokking utils/models.py, fcn
+            std1 = std2 = 0.25**0.5 / (2 * cfg.width) ** (1 / 3)
+        else:
+            std1, std2 = 1 / math.sqrt(2 * cfg.p), 1 / math.sqrt(cfg.width)
         out["W1"] = normal(shapes["W1"], std1)
         out["W2"] = normal(shapes["W2"], std2)
     elif cfg.model == "rnn":

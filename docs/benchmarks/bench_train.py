@@ -11,6 +11,7 @@ Usage::
     python docs/benchmarks/bench_train.py                 # MLP p=97, transformer ms/epoch, ensemble
     python docs/benchmarks/bench_train.py --grok-transformer  # also time-to-grok of nanda-cpu
     python docs/benchmarks/bench_train.py --device cuda
+    python docs/benchmarks/bench_train.py --mlp-preset gromov-code --no-transformer --no-ensemble
 """
 
 from __future__ import annotations
@@ -38,8 +39,13 @@ def baseline_mlp(cfg, device, max_epochs):
     p, N = cfg.p, cfg.width
     ds = _data(cfg)
     g = torch.Generator().manual_seed(cfg.seed)
-    W1 = torch.randn(N, 2 * p, generator=g).to(device).requires_grad_()
-    W2 = torch.randn(p, N, generator=g).to(device).requires_grad_()
+    std1, std2, scale = {  # Gromov eq. 1-2; N(0, 1/fan_in); the Gromov group's fcn
+        "mean_field": (1.0, 1.0, 2 / N),
+        "standard": (1 / math.sqrt(2 * p), 1 / math.sqrt(N), 1.0),
+        "gromov_code": (0.5 / (2 * N) ** (1 / 3), 0.5 / (2 * N) ** (1 / 3), 1.0),
+    }[cfg.parametrization]
+    W1 = (torch.randn(N, 2 * p, generator=g) * std1).to(device).requires_grad_()
+    W2 = (torch.randn(p, N, generator=g) * std2).to(device).requires_grad_()
     X = torch.zeros(len(ds.labels), 2 * p, device=device)
     rows = torch.arange(len(ds.labels), device=device)
     inp = torch.as_tensor(ds.inputs, device=device)
@@ -48,13 +54,17 @@ def baseline_mlp(cfg, device, max_epochs):
     y = torch.as_tensor(ds.labels, device=device)
     tr, te = torch.as_tensor(ds.train, device=device), torch.as_tensor(ds.test, device=device)
     Xtr, ytr, Xte, yte = X[tr], y[tr], X[te], y[te]
-    opt = torch.optim.AdamW([W1, W2], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(
+        [W1, W2], lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay
+    )
+    Ytr = F.one_hot(ytr, p).float()
 
     def model(x):
-        return (2 / N) * ((x @ W1.T) ** 2) @ W2.T
+        return scale * ((x @ W1.T) ** 2) @ W2.T
 
     def step():
-        loss = F.cross_entropy(model(Xtr), ytr)
+        out = model(Xtr)
+        loss = F.cross_entropy(out, ytr) if cfg.loss == "cross_entropy" else F.mse_loss(out, Ytr)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -155,11 +165,36 @@ def ours_ms(cfg, epochs):
     return 1e3 * (time.perf_counter() - t0) / run.epochs
 
 
+def bench_transformer(args, dev):
+    tcfg = TrainConfig(model="transformer", preset="nanda", seed=args.seed, device=dev).resolve()
+    E = args.transformer_epochs
+    base_all, base_step = baseline_transformer_ms(tcfg, dev, E)
+    ours_t = ours_ms(tcfg, E)
+    print(f"\nTransformer (nanda) add p={tcfg.p} alpha={tcfg.alpha} d={tcfg.d_model}")
+    print(f"  baseline as written: {base_all:.1f} ms/epoch ({base_step:.1f} ms training step)")
+    print(f"  ours               : {ours_t:.1f} ms/epoch (eval every {tcfg.eval_every})")
+    print(f"  ratio              : {base_all / ours_t:.2f}x")
+    if args.grok_transformer:
+        ncfg = TrainConfig(model="transformer", seed=args.seed, device=dev)
+        t0 = time.perf_counter()
+        nrun = train(ncfg)
+        print(
+            f"  nanda-cpu preset: grok epoch {nrun.grok_epoch(GROK)}, stopped {nrun.stopped} "
+            f"after {nrun.epochs} epochs, wall {time.perf_counter() - t0:.1f} s"
+        )
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--p", type=int, default=97, help="MLP modulus")
+    ap.add_argument(
+        "--mlp-preset",
+        default="mlp-cpu",
+        help="MLP preset (AdamW): mlp-cpu, gromov (issue's 430-epoch reference), gromov-code (41)",
+    )
+    ap.add_argument("--no-transformer", action="store_true")
     ap.add_argument("--grok-transformer", action="store_true")
     ap.add_argument("--transformer-epochs", type=int, default=20)
     ap.add_argument("--no-ensemble", action="store_true")
@@ -173,7 +208,11 @@ def main():
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {dev}")
 
     # ---- Gromov MLP ---------------------------------------------------------------------
-    cfg = TrainConfig(model="mlp", task="add", p=args.p, seed=args.seed, device=dev).resolve()
+    cfg = TrainConfig(
+        model="mlp", preset=args.mlp_preset, task="add", p=args.p, seed=args.seed, device=dev
+    ).resolve()
+    if cfg.optimizer != "adamw":
+        ap.error(f"--mlp-preset must use AdamW (the baseline's optimizer); got {cfg.optimizer}")
     train(cfg.replace(max_epochs=3))  # warm-up (allocations, thread pool)
     t0 = time.perf_counter()
     run = train(cfg)
@@ -200,23 +239,8 @@ def main():
     )
 
     # ---- Nanda transformer --------------------------------------------------------------
-    tcfg = TrainConfig(model="transformer", preset="nanda", seed=args.seed, device=dev)
-    tcfg = tcfg.resolve()
-    E = args.transformer_epochs
-    base_all, base_step = baseline_transformer_ms(tcfg, dev, E)
-    ours_t = ours_ms(tcfg, E)
-    print(f"\nTransformer (nanda) add p={tcfg.p} alpha={tcfg.alpha} d={tcfg.d_model}")
-    print(f"  baseline as written: {base_all:.1f} ms/epoch ({base_step:.1f} ms training step)")
-    print(f"  ours               : {ours_t:.1f} ms/epoch (eval every {tcfg.eval_every})")
-    print(f"  ratio              : {base_all / ours_t:.2f}x")
-    if args.grok_transformer:
-        ncfg = TrainConfig(model="transformer", seed=args.seed, device=dev)
-        t0 = time.perf_counter()
-        nrun = train(ncfg)
-        print(
-            f"  nanda-cpu preset: grok epoch {nrun.grok_epoch(GROK)}, stopped {nrun.stopped} "
-            f"after {nrun.epochs} epochs, wall {time.perf_counter() - t0:.1f} s"
-        )
+    if not args.no_transformer:
+        bench_transformer(args, dev)
 
     # ---- ensembles ----------------------------------------------------------------------
     if not args.no_ensemble:

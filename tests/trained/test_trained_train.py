@@ -286,6 +286,21 @@ def test_cli_json(tmp_path):
     assert main([*argv[:-3], "--epochs", "9", "--out", str(out), "--resume", "--json"]) == 0
 
 
+def test_cli_set_any_field(tmp_path, capsys):
+    from modfourier.cli import main
+
+    argv = ["train", "--model", "mlp", "--p", "11", "--epochs", "2", "--device", "cpu", "--json"]
+    sets = ["--set", "width=16", "--set", "betas=[0.9, 0.98]", "--set", "activation=relu"]
+    assert main([*argv, *sets, "--out", str(tmp_path / "a")]) == 0
+    hyper = json.loads((tmp_path / "a" / "config.json").read_text())["hyper"]
+    assert (hyper["width"], hyper["betas"], hyper["activation"]) == (16, [0.9, 0.98], "relu")
+    capsys.readouterr()
+    assert main([*argv, "--set", "widht=16", "--out", str(tmp_path / "b")]) == 2
+    assert "widht" in capsys.readouterr().err
+    assert main([*argv, "--set", "p=13", "--out", str(tmp_path / "c")]) == 2  # --p says 11
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+
+
 def test_load_model_reads_an_analytic_directory(tmp_path):
     import closedform
 
