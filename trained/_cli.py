@@ -17,7 +17,7 @@ def add_parser(subparsers) -> None:
     """Add the ``train`` verb to the dispatcher's sub-parsers."""
     from closedform import TASK_NAMES
 
-    from ._config import MODELS, PRESETS
+    from ._config import EXTRA_TASKS, MODELS, PRESETS
 
     ap = subparsers.add_parser(
         "train",
@@ -25,7 +25,7 @@ def add_parser(subparsers) -> None:
         description="Full-batch training with log-spaced checkpoints into a run directory.",
     )
     ap.add_argument("--model", choices=MODELS, default="mlp")
-    ap.add_argument("--task", choices=(*TASK_NAMES, "miiii"), default=None)
+    ap.add_argument("--task", choices=(*TASK_NAMES, *EXTRA_TASKS), default=None)
     ap.add_argument("--p", type=int, default=None, help="modulus (default: the preset's)")
     ap.add_argument("--preset", choices=tuple(PRESETS), default=None)
     ap.add_argument("--epochs", type=int, default=None, help="max epochs (full-batch steps)")

@@ -21,6 +21,8 @@ MODELS = ("mlp", "rnn", "transformer")
 OPTIMIZERS = ("gd", "momentum", "adam", "adamw")
 LOSSES = ("mse", "cross_entropy")
 ACTIVATIONS = ("quadratic", "relu", "gelu", "tanh")
+#: Tasks trained here that closedform has no construction for.
+EXTRA_TASKS = ("miiii", "cubic")
 PARAMETRIZATIONS = ("mean_field", "standard", "gromov_code")
 GROKFAST = ("ema", "ma")
 DEVICES = ("auto", "cpu", "cuda")
@@ -217,7 +219,8 @@ class TrainConfig:
     model : {'mlp', 'rnn', 'transformer'}
         Gromov's two-layer MLP (eq. 1-2), Rangamani's tanh RNN, or Nanda's one-layer transformer.
     task : str
-        A ``closedform.TASK_NAMES`` task, or ``'miiii'`` (Syrkis 2024; transformer only).
+        A ``closedform.TASK_NAMES`` task, ``'miiii'`` (Syrkis 2024; transformer only) or
+        ``'cubic'`` (n^3 + n m^2 + m mod p, Gromov App. D: no closed form).
     p : int
         Modulus, ``>= 3`` (and prime where the task needs it).
     task_params : dict
@@ -380,7 +383,7 @@ def _validate(c: TrainConfig) -> None:
 
     _choice("model", c.model, MODELS)
     if c.task is not None:
-        _choice("task", c.task, (*TASK_NAMES, "miiii"))
+        _choice("task", c.task, (*TASK_NAMES, *EXTRA_TASKS))
         if c.task == "miiii" and c.model != "transformer":
             raise ValueError("`task` 'miiii' needs `model` 'transformer'; got model=" + c.model)
     if c.preset is not None:

@@ -85,7 +85,8 @@ def make_dataset(task: str, p: int, alpha: float, seed: int, task_params=None) -
     Parameters
     ----------
     task : str
-        A ``closedform.TASK_NAMES`` name or ``'miiii'``.
+        A ``closedform.TASK_NAMES`` name, ``'miiii'`` or ``'cubic'`` (n^3 + n m^2 + m mod p,
+        Gromov App. D: not of the form F(f1(n) + f2(m)), so closedform has no network for it).
     p : int
     alpha : float
         Training fraction in (0, 1): ``round(alpha * n_defined)`` samples train.
@@ -130,6 +131,15 @@ def make_dataset(task: str, p: int, alpha: float, seed: int, task_params=None) -
         test = np.sort(perm[n_train + n_valid :])
         inputs = np.stack([x0, x1], axis=1).astype(np.int64)
         return Dataset(p, inputs, labels, x0 * p + x1, train, test, valid, qs)
+
+    if task == "cubic":
+        if task_params:
+            raise ValueError(f"`task_params`: task 'cubic' takes none; got {task_params}")
+        n, m = np.divmod(np.arange(p * p), p)
+        labels = (n**3 + n * m**2 + m) % p
+        train, test = _split(p * p, alpha, seed)
+        inputs = np.stack([n, m], axis=1).astype(np.int64)
+        return Dataset(p, inputs, labels.astype(np.int64), n * p + m, train, test, None, (p,))
 
     from closedform import get_task
 

@@ -44,6 +44,18 @@ def test_gromov_preset_groks_at_the_reference_epoch():
     assert run.stopped == "target" and 380 <= run.grok_epoch() <= 480
 
 
+def test_cubic_task_is_brute_force():
+    """Gromov App. D's n^3 + n m^2 + m (no closed form): labels by brute force over the grid."""
+    ds = trained.make_dataset("cubic", 13, 0.9, 0)
+    expected = {(n, m): (n**3 + n * m * m + m) % 13 for n in range(13) for m in range(13)}
+    assert {
+        tuple(x): y for x, y in zip(ds.inputs.tolist(), ds.labels.tolist(), strict=True)
+    } == expected
+    assert len(ds.train) == round(0.9 * 169)
+    with pytest.raises(ValueError, match="task_params"):
+        trained.make_dataset("cubic", 13, 0.9, 0, {"A": 1})
+
+
 def test_miiii_labels_are_remainders():
     ds = trained.make_dataset("miiii", 11, 0.3, 0)
     x = ds.inputs[:, 0] + 11 * ds.inputs[:, 1]
