@@ -1,0 +1,248 @@
+"""Reproduce the one-layer transformer results of Nanda et al. 2023 and Syrkis & Søgaard 2024.
+
+    python docs/reproductions/transformer.py                 # CPU-sized
+    python docs/reproductions/transformer.py --only nanda
+    python docs/reproductions/transformer.py --full          # the papers' presets (use a GPU)
+
+Parts (each writes ``<part>.json`` and PNGs under ``--out``, default
+docs/reproductions/results/transformer/):
+
+- ``nanda``: add mod 113, 30 % train (Nanda's setting, with the Grokfast EMA filter on CPU;
+  ``--full``: the plain ``nanda`` preset). Key frequencies of the token embedding, the restricted
+  and excluded loss over training (Nanda's progress measures) and the correlation of the two
+  operand positions' embeddings (Syrkis Fig. 7: 0.95).
+- ``miiii``: Syrkis's multitask x0 + x1 p mod q for every prime q < p, the shuffled-label
+  baseline and the run without the Grokfast filter (lambda = 0); per-task grokking epochs (paper:
+  q = 2, 3, 5, 7 first), positional correlation (paper: -0.64), token-embedding spectra against
+  the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+PARTS = ("nanda", "miiii")
+OUT = Path(__file__).parent / "results" / "transformer"
+
+
+def _train_dense(cfg, run_dir: Path, every: int):
+    """``cfg`` trained with a weight checkpoint every ``every`` epochs (resumed segments:
+    bitwise equal to one uninterrupted run on CPU)."""
+    from trained import train
+
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run = None
+    for stop in range(every, cfg.max_epochs + every, every):
+        stop = min(stop, cfg.max_epochs)
+        run = train(cfg.replace(max_epochs=stop), out_dir=run_dir, resume=run is not None)
+        if run.stopped == "target" or stop == cfg.max_epochs:
+            break
+    return run
+
+
+def _embedding_rows(weights, p):
+    """Token embedding as (token, d_model) rows for the p number tokens (ours: W_E (d, V))."""
+    return np.asarray(weights["W_E"]).T[:p]
+
+
+def nanda(args, out: Path) -> dict:
+    import compare
+    from closedform import get_task
+    from compare import active_frequencies, positional_correlation, restricted_excluded_loss
+    from trained import TrainConfig, load_model, make_dataset
+
+    if args.full:
+        cfg = TrainConfig(model="transformer", preset="nanda", seed=0, device=args.device)
+        every = 1000
+    else:
+        cfg = TrainConfig(model="transformer", preset="nanda-cpu", seed=0, device=args.device)
+        every = 250
+    cfg = cfg.resolve().replace(target_acc=2.0, max_epochs=args.epochs or 6000)
+    run_dir = out / "runs" / "nanda"
+    t0 = time.perf_counter()
+    run = _train_dense(cfg, run_dir, every)
+    train_seconds = time.perf_counter() - t0
+    model = load_model(run_dir)
+    p = cfg.p
+    task = get_task("add", p)
+    freq = active_frequencies(_embedding_rows(model.weights, p), p=p)
+    keys = [int(k) for k in freq["frequencies"]]
+    ds = make_dataset("add", p, cfg.alpha, cfg.data_seed)
+    train_mask = np.zeros((p, p), dtype=bool)
+    n, m = ds.inputs[ds.train].T
+    train_mask[n, m] = True
+    series = {"epoch": [], "loss": [], "restricted_loss": [], "excluded_loss": [], "test_acc": []}
+    from closedform._modeldir import load_weights
+
+    for epoch, path in compare.checkpoint_series(run_dir):
+        w = load_weights(path)
+        logits = model.logits(w)
+        res = restricted_excluded_loss(logits, task, keys, mask=train_mask)
+        series["epoch"].append(epoch)
+        for k in ("loss", "restricted_loss", "excluded_loss"):
+            series[k].append(float(res[k]))
+        pred = logits.argmax(1).reshape(p, p)
+        series["test_acc"].append(float((pred == task.table)[~train_mask].mean()))
+    _plot_progress(series, run.grok_epoch(0.99), out / "nanda_progress.png")
+    _plot_spectrum(freq, out / "nanda_embedding_spectrum.png", f"token embedding, add mod {p}")
+    return {
+        "config": run.config.to_dict(),
+        "grok_epoch": run.grok_epoch(0.99),
+        "epochs": run.epochs,
+        "train_seconds": round(train_seconds, 1),
+        "final_test_acc": run.history[-1]["test_acc"],
+        "key_frequencies": keys,
+        "positional_correlation": positional_correlation(model.weights["W_pos"]),
+        "progress": series,
+    }
+
+
+def _plot_progress(series, grok, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.8, 4.2))
+    e = np.asarray(series["epoch"]) + 1
+    for key, label in (
+        ("loss", "train loss"),
+        ("restricted_loss", "restricted loss (key frequencies only)"),
+        ("excluded_loss", "excluded loss (key frequencies removed)"),
+    ):
+        ax.plot(e, series[key], marker=".", label=label)
+    if grok is not None:
+        ax.axvline(grok + 1, color="k", ls=":", lw=1, label="test acc >= 99 %")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch + 1")
+    ax.set_ylabel("cross-entropy on the training pairs")
+    ax.set_title("Nanda's progress measures over training")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_spectrum(freq, path, title, baseline=None):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    norms = np.asarray(freq["norms"])
+    ax.bar(np.arange(len(norms)), norms, color="tab:blue", label="trained")
+    if baseline is not None:
+        b = np.asarray(baseline["norms"])
+        ax.plot(np.arange(len(b)), b, color="tab:gray", lw=1, label="shuffled-label baseline")
+    ax.axhline(freq["threshold"], color="k", ls="--", lw=1, label="threshold")
+    ax.set_xlabel("frequency k")
+    ax.set_ylabel("norm of the embedding at k")
+    ax.set_title(f"{title}: active {list(freq['frequencies'])}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def miiii(args, out: Path) -> dict:
+    from compare import active_frequencies, positional_correlation
+    from trained import TrainConfig, load_model
+
+    if args.full:
+        base = TrainConfig(model="transformer", task="miiii", preset="miiii", seed=0)
+    else:  # no CPU-sized miiii groks (docs/reproductions.md); the most complete one we found
+        base = TrainConfig(
+            model="transformer", task="miiii", preset="miiii", p=29, alpha=0.8, d_model=256,
+            d_mlp=1024, heads=4, dropout=0.0, lr=1e-3, weight_decay=1.0, grokfast_lamb=2.0,
+            warmup=10, max_epochs=3000, eval_every=50, seed=0,
+        )  # fmt: skip
+    base = base.replace(device=args.device).resolve().replace(target_acc=2.0)
+    if args.epochs:
+        base = base.replace(max_epochs=args.epochs)
+    runs = {}
+    variants = {
+        "full": base,
+        "shuffled": base.replace(task_params={"variant": "shuffled"}),
+        "no_grokfast": base.replace(grokfast=None),
+    }
+    result = {}
+    for name, cfg in variants.items():
+        t0 = time.perf_counter()
+        run_dir = out / "runs" / f"miiii_{name}"
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        from trained import train
+
+        run = train(cfg, out_dir=run_dir)
+        runs[name] = (run, load_model(run_dir))
+        last = run.history[-1]
+        qs = [int(k.split("_q")[1]) for k in last if k.startswith("test_acc_q")]
+        per_task = {}
+        for q in qs:
+            per_task[q] = next(
+                (r["epoch"] for r in run.history if r.get(f"valid_acc_q{q}", 0) >= 0.99), None
+            )
+        result[name] = {
+            "config": run.config.to_dict(),
+            "epochs": run.epochs,
+            "seconds": round(time.perf_counter() - t0, 1),
+            "grok_epoch_all_tasks": run.grok_epoch(0.99),
+            "final_test_acc_mean": last["test_acc"],
+            "final_test_acc_min": last.get("test_acc_min"),
+            "final_valid_acc_min": last.get("valid_acc_min"),
+            "valid_grok_epoch_per_task": per_task,
+            "positional_correlation": positional_correlation(runs[name][1].weights["W_pos"]),
+        }
+        print(f"  miiii {name}: test min {last.get('test_acc_min')}", flush=True)
+    p = base.p
+    base_freq = active_frequencies(_embedding_rows(runs["shuffled"][1].weights, p), p=p)
+    freq = active_frequencies(
+        _embedding_rows(runs["full"][1].weights, p), p=p,
+        baseline=_embedding_rows(runs["shuffled"][1].weights, p),
+    )  # fmt: skip
+    result["full"]["active_frequencies_vs_baseline"] = [int(k) for k in freq["frequencies"]]
+    result["shuffled"]["active_frequencies_vs_permutation"] = [
+        int(k) for k in base_freq["frequencies"]
+    ]
+    _plot_spectrum(freq, out / "miiii_embedding_spectrum.png", f"miiii p={p}", base_freq)
+    order = sorted(
+        (e, q) for q, e in result["full"]["valid_grok_epoch_per_task"].items() if e is not None
+    )
+    result["full"]["task_order"] = [q for _, q in order]
+    return result
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
+    ap.add_argument("--full", action="store_true", help="the papers' presets (for a GPU)")
+    ap.add_argument("--epochs", type=int, default=None, help="override the epoch budget")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--out", default=None, help=f"results folder (default {OUT})")
+    args = ap.parse_args(argv)
+    out = Path(args.out) if args.out else OUT
+    if args.full and not args.out:
+        out = out.with_name("transformer_full")
+    out.mkdir(parents=True, exist_ok=True)
+    for part in args.only:
+        print(f"{part} ...", flush=True)
+        t0 = time.perf_counter()
+        result = {"part": part, "full": args.full, **globals()[part](args, out)}
+        result["wall_seconds"] = round(time.perf_counter() - t0, 1)
+        (out / f"{part}.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
+        print(f"{part}: {result['wall_seconds']} s -> {out / (part + '.json')}", flush=True)
+    shutil.rmtree(out / "runs", ignore_errors=True)  # checkpoints are not committed
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
