@@ -101,6 +101,7 @@ def _spec_from_config(config: dict) -> SimpleNamespace:
     elif model == "rnn":
         spec.d_hidden = int(config.get("d_hidden", hyper.get("d_hidden")))
         spec.d_embed = int(config.get("d_embed", hyper.get("d_embed")))
+        spec.hidden_norm = config.get("hidden_norm", hyper.get("hidden_norm")) or "l2"
     else:
         spec.d_model = int(config.get("d_model", hyper.get("d_model")))
         spec.heads = int(config.get("heads", hyper.get("heads")))

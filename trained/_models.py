@@ -173,7 +173,10 @@ def forward(cfg, W: dict, batch: dict, *, dropout_generator=None, hidden: bool =
         h1 = H1[n]  # (B, d_h)
         h2 = torch.tanh(E_ih[m] + (H1 @ W["W_hh"].T)[n] + W["b_hh"])  # (B, d_h)
         h3 = torch.tanh(E_ih[p] + h2 @ W["W_hh"].T + W["b_hh"])  # (B, d_h)
-        h3n = h3 / h3.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        if getattr(cfg, "hidden_norm", "l2") == "none":
+            h3n = h3
+        else:  # Rangamani Sec. II: "the last hidden state of the RNN is normalized"
+            h3n = h3 / h3.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         h3n = _dropout(h3n, cfg.dropout or 0.0, dropout_generator)
         logits = h3n @ W["W_fc"].T + W["b_fc"]  # (B, p)
         return (logits, {"h1": h1, "h2": h2, "h3": h3}) if hidden else logits

@@ -132,7 +132,7 @@ def run_config(cfg: TrainConfig, ds: Dataset, n_out: int) -> dict:
             output_scale=output_scale(cfg),
         )
     elif cfg.model == "rnn":
-        out.update(d_hidden=cfg.d_hidden, d_embed=cfg.d_embed)
+        out.update(d_hidden=cfg.d_hidden, d_embed=cfg.d_embed, hidden_norm=cfg.hidden_norm)
     else:
         out.update(d_model=cfg.d_model, heads=cfg.heads, d_mlp=cfg.d_mlp, attn_only=cfg.attn_only)
     return out

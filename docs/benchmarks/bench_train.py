@@ -260,6 +260,24 @@ def main():
             f"\nEnsemble: 8 seeds, MLP p=23, 200 epochs: batched {batched:.2f} s, "
             f"sequential {seq:.2f} s, ratio {batched / seq:.2f}"
         )
+        # 8 settings of lr x weight decay x alpha (a sweep's points), one seed
+        settings = [
+            {"lr": lr, "weight_decay": wd, "alpha": a}
+            for lr in (0.03, 0.1)
+            for wd in (0.5, 1.0)
+            for a in (0.6, 0.8)
+        ]
+        t0 = time.perf_counter()
+        trained.train_ensemble(ecfg, settings=settings)
+        batched = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for st in settings:
+            train(ecfg.replace(**st))
+        seq = time.perf_counter() - t0
+        print(
+            f"Ensemble: 8 settings (lr, wd, alpha), same shapes: batched {batched:.2f} s, "
+            f"sequential {seq:.2f} s, ratio {batched / seq:.2f}"
+        )
 
 
 if __name__ == "__main__":

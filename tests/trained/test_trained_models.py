@@ -52,8 +52,9 @@ def test_mlp_ensemble_matches_members():
             torch.testing.assert_close(out[s], forward(cfg, W, batch))
 
 
-def test_rnn_matches_step_by_step_recurrence():
-    cfg = TrainConfig(model="rnn", p=5, d_hidden=6, d_embed=4).resolve()
+@pytest.mark.parametrize("hidden_norm", ["l2", "none"])
+def test_rnn_matches_step_by_step_recurrence(hidden_norm):
+    cfg = TrainConfig(model="rnn", p=5, d_hidden=6, d_embed=4, hidden_norm=hidden_norm).resolve()
     W = _weights(cfg)
     pairs = _pairs(5)
     logits, hid = forward(cfg, W, make_inputs(cfg, pairs, "cpu"), hidden=True)
@@ -64,7 +65,8 @@ def test_rnn_matches_step_by_step_recurrence():
         x = W["W_E"][tokens[:, t]]
         h = torch.tanh(x @ W["W_ih"].T + W["b_ih"] + h @ W["W_hh"].T + W["b_hh"])
         hs.append(h)
-    expected = (h / h.norm(dim=1, keepdim=True)) @ W["W_fc"].T + W["b_fc"]
+    read = h / h.norm(dim=1, keepdim=True) if hidden_norm == "l2" else h
+    expected = read @ W["W_fc"].T + W["b_fc"]
     torch.testing.assert_close(logits, expected)
     for t in range(3):
         torch.testing.assert_close(hid[f"h{t + 1}"], hs[t])

@@ -44,6 +44,21 @@ def test_gromov_preset_groks_at_the_reference_epoch():
     assert run.stopped == "target" and 380 <= run.grok_epoch() <= 480
 
 
+def test_rnn_hidden_norm_is_saved_and_loaded(tmp_path):
+    """A run without the h3 normalization (the `rangamani` preset) loads back with it off."""
+    cfg = TrainConfig(model="rnn", p=7, d_hidden=8, d_embed=4, hidden_norm="none",
+                      max_epochs=3, device="cpu")  # fmt: skip
+    run = train(cfg, out_dir=tmp_path / "r")
+    model = trained.load_model(tmp_path / "r")
+    assert model.config["hidden_norm"] == "none"
+    lg = model.logits()
+    h3 = model.hidden()["h3"]
+    np.testing.assert_allclose(lg, h3 @ run.weights["W_fc"].T + run.weights["b_fc"], atol=1e-5)
+    assert PRESETS["rangamani"][0]["hidden_norm"] == "none"
+    with pytest.raises(ValueError, match="hidden_norm"):
+        TrainConfig(model="rnn", hidden_norm="layer")
+
+
 def test_cubic_task_is_brute_force():
     """Gromov App. D's n^3 + n m^2 + m (no closed form): labels by brute force over the grid."""
     ds = trained.make_dataset("cubic", 13, 0.9, 0)
