@@ -25,25 +25,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import train_dense
 
 PARTS = ("fig1", "fig3", "fig4b", "fig6", "appd")
 OUT = Path(__file__).parent / "results" / "gromov"
-
-
-def _train_dense(cfg, run_dir: Path, every: int):
-    """Train ``cfg`` with a weight checkpoint every ``every`` epochs: segments of ``every``
-    epochs, each resumed from the last (bitwise equal to one uninterrupted run on CPU)."""
-    from trained import train
-
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run = None
-    for stop in range(every, cfg.max_epochs + every, every):
-        stop = min(stop, cfg.max_epochs)
-        run = train(cfg.replace(max_epochs=stop), out_dir=run_dir, resume=run is not None)
-        if run.stopped == "target" or stop == cfg.max_epochs:
-            break
-    return run
 
 
 def _first_at_least(history, key, value):
@@ -275,7 +260,7 @@ def fig6(args, out: Path) -> dict:
         target_acc=2.0, seed=0, device=args.device,
     )  # fmt: skip
     run_dir = out / "runs" / "fig6_adamw"
-    run = _train_dense(cfg, run_dir, every=25)
+    run = train_dense(cfg, run_dir, every=25)
     series = compare.ipr_series(run_dir)
     metrics = compare.read_metrics(run_dir)
     compare.plot_ipr_series(series, out / "fig6.png", metrics=metrics)

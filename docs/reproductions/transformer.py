@@ -26,25 +26,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import train_dense
 
 PARTS = ("nanda", "miiii")
 OUT = Path(__file__).parent / "results" / "transformer"
-
-
-def _train_dense(cfg, run_dir: Path, every: int):
-    """``cfg`` trained with a weight checkpoint every ``every`` epochs (resumed segments:
-    bitwise equal to one uninterrupted run on CPU)."""
-    from trained import train
-
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run = None
-    for stop in range(every, cfg.max_epochs + every, every):
-        stop = min(stop, cfg.max_epochs)
-        run = train(cfg.replace(max_epochs=stop), out_dir=run_dir, resume=run is not None)
-        if run.stopped == "target" or stop == cfg.max_epochs:
-            break
-    return run
 
 
 def _embedding_rows(weights, p):
@@ -67,7 +52,7 @@ def nanda(args, out: Path) -> dict:
     cfg = cfg.resolve().replace(target_acc=2.0, max_epochs=args.epochs or 6000)
     run_dir = out / "runs" / "nanda"
     t0 = time.perf_counter()
-    run = _train_dense(cfg, run_dir, every)
+    run = train_dense(cfg, run_dir, every)
     train_seconds = time.perf_counter() - t0
     model = load_model(run_dir)
     p = cfg.p
