@@ -24,7 +24,7 @@ ACTIVATIONS = ("quadratic", "relu", "gelu", "tanh")
 #: Tasks trained here that closedform has no construction for.
 EXTRA_TASKS = ("miiii", "cubic")
 PARAMETRIZATIONS = ("mean_field", "standard", "gromov_code")
-GROKFAST = ("ema", "ma")
+GROKFAST = ("ema", "ma", "none")
 HIDDEN_NORMS = ("l2", "none")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -254,9 +254,10 @@ class TrainConfig:
     optimizer : {'gd', 'momentum', 'adam', 'adamw'}
     lr, betas, eps, momentum, weight_decay, warmup
         Optimizer settings; ``warmup`` steps of linear learning-rate warm-up (Nanda: 10).
-    grokfast : {'ema', 'ma'} or None
+    grokfast : {'ema', 'ma', 'none'} or None
         Gradient filter of Lee et al. 2024 with ``grokfast_alpha``, ``grokfast_lamb`` and
-        ``grokfast_window`` (MA).
+        ``grokfast_window`` (MA). ``None`` takes the preset's (like every field); ``'none'``
+        turns a preset's filter off.
     max_epochs, eval_every, target_acc, patience
         Stop after ``max_epochs`` full-batch steps, or once test accuracy ``>= target_acc`` at
         ``patience`` consecutive evaluations (every ``eval_every`` epochs); a ``target_acc``
@@ -338,7 +339,7 @@ class TrainConfig:
         filled["preset"] = name
         if filled["data_seed"] is None:
             filled["data_seed"] = filled["seed"]
-        if filled["grokfast"] is not None:
+        if filled["grokfast"] not in (None, "none"):
             filled["grokfast_alpha"] = _first(filled["grokfast_alpha"], 0.98)
             filled["grokfast_lamb"] = _first(filled["grokfast_lamb"], 2.0)
             filled["grokfast_window"] = _first(filled["grokfast_window"], 100)

@@ -20,6 +20,7 @@ import argparse
 import math
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -198,6 +199,7 @@ def main():
     ap.add_argument("--grok-transformer", action="store_true")
     ap.add_argument("--transformer-epochs", type=int, default=20)
     ap.add_argument("--no-ensemble", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3, help="ensemble timing repeats (median)")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     args = ap.parse_args()
     if args.transformer_epochs < 3:  # the first two epochs are warm-up and not timed
@@ -249,35 +251,40 @@ def main():
         )
         seeds = list(range(8))
         trained.train_ensemble(ecfg.replace(max_epochs=2), seeds)  # warm-up
-        t0 = time.perf_counter()
-        trained.train_ensemble(ecfg, seeds)
-        batched = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for s in seeds:
-            train(ecfg.replace(seed=s))
-        seq = time.perf_counter() - t0
-        print(
-            f"\nEnsemble: 8 seeds, MLP p=23, 200 epochs: batched {batched:.2f} s, "
-            f"sequential {seq:.2f} s, ratio {batched / seq:.2f}"
-        )
-        # 8 settings of lr x weight decay x alpha (a sweep's points), one seed
-        settings = [
+        settings = [  # 8 points of a sweep: lr x weight decay x alpha, one seed
             {"lr": lr, "weight_decay": wd, "alpha": a}
             for lr in (0.03, 0.1)
             for wd in (0.5, 1.0)
             for a in (0.6, 0.8)
         ]
-        t0 = time.perf_counter()
-        trained.train_ensemble(ecfg, settings=settings)
-        batched = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for st in settings:
-            train(ecfg.replace(**st))
-        seq = time.perf_counter() - t0
-        print(
-            f"Ensemble: 8 settings (lr, wd, alpha), same shapes: batched {batched:.2f} s, "
-            f"sequential {seq:.2f} s, ratio {batched / seq:.2f}"
+        cases = (
+            ("8 seeds", dict(seeds=seeds), [ecfg.replace(seed=s) for s in seeds]),
+            (
+                "8 settings (lr, wd, alpha)",
+                dict(settings=settings),
+                [ecfg.replace(**st) for st in settings],
+            ),
         )
+        print(
+            f"\nEnsembles, MLP p=23, {ecfg.max_epochs} epochs (median of {args.repeats} repeats):"
+        )
+        for name, kwargs, singles in cases:
+            b_times, s_times = [], []
+            for _ in range(args.repeats):  # alternate, so drifts in machine load hit both
+                t0 = time.perf_counter()
+                trained.train_ensemble(ecfg, **kwargs)
+                b_times.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                for c in singles:
+                    train(c)
+                s_times.append(time.perf_counter() - t0)
+            b, q = float(np.median(b_times)), float(np.median(s_times))
+            print(
+                f"  {name}: batched {b:.2f} s, sequential {q:.2f} s, ratio {b / q:.2f} "
+                "(per repeat: "
+                + ", ".join(f"{x / y:.2f}" for x, y in zip(b_times, s_times, strict=True))
+                + ")"
+            )
 
 
 if __name__ == "__main__":

@@ -157,7 +157,9 @@ def miiii(args, out: Path) -> dict:
     variants = {
         "full": base,
         "shuffled": base.replace(task_params={"variant": "shuffled"}),
-        "no_grokfast": base.replace(grokfast=None),
+        # lambda = 0 (Syrkis: "did not converge when lambda = 0"); grokfast=None would mean
+        # "take it from the preset" and bring the filter back
+        "no_grokfast": base.replace(grokfast_lamb=0.0),
     }
     result = {}
     for name, cfg in variants.items():

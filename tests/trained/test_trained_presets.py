@@ -67,6 +67,18 @@ def test_rnn_hidden_norm_is_saved_and_loaded(tmp_path):
         TrainConfig(model="rnn", hidden_norm="layer")
 
 
+def test_grokfast_none_turns_a_presets_filter_off():
+    """None means "the preset's value" (nanda-cpu: EMA); 'none' trains without the filter."""
+    cfg = TrainConfig(model="transformer", p=7, d_model=8, heads=2, d_mlp=16, max_epochs=3,
+                      eval_every=1, device="cpu")  # fmt: skip
+    assert cfg.resolve().grokfast == "ema"
+    off = train(cfg.replace(grokfast="none"))
+    plain = train(cfg.replace(grokfast="ema", grokfast_lamb=0.0))  # lambda 0: the raw gradient
+    assert off.config.grokfast == "none"
+    for k in off.weights:
+        np.testing.assert_array_equal(off.weights[k], plain.weights[k])
+
+
 def test_cubic_task_is_brute_force():
     """Gromov App. D's n^3 + n m^2 + m (no closed form): labels by brute force over the grid."""
     ds = trained.make_dataset("cubic", 13, 0.9, 0)
