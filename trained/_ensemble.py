@@ -130,28 +130,28 @@ def train_ensemble(
     # all members' datasets list the same samples in the same order; only the split differs
     inputs = torch.as_tensor(dss[0].inputs, device=device)
     labels = torch.as_tensor(dss[0].labels, device=device)
-    n_all = len(dss[0].labels)
-    n_tr = [len(d.train) for d in dss]
-    B = max(n_tr)
-    idx = np.zeros((S, B), dtype=np.int64)
-    wts = np.zeros((S, B), dtype=np.float32)
-    masks = {split: np.zeros((S, n_all), dtype=np.float64) for split in ("train", "test")}
-    for s, d in enumerate(dss):
-        idx[s, : len(d.train)] = d.train
-        wts[s, : len(d.train)] = 1.0 / len(d.train)
-        masks["train"][s, d.train] = 1.0 / len(d.train)
-        masks["test"][s, d.test] = 1.0 / len(d.test)
-    idx_t = torch.as_tensor(idx, device=device)
-    wts_t = torch.as_tensor(wts, device=device)
-    masks = {k: torch.as_tensor(v, device=device) for k, v in masks.items()}
-    batch_tr = make_inputs(cfg, inputs[idx_t].reshape(-1, 2), device.type)
-    batch_tr = {k: v.reshape(S, B, *v.shape[1:]) for k, v in batch_tr.items()}
-    y_tr = labels[idx_t]  # (S, B)
-    batch_all = make_inputs(cfg, inputs, device.type)
+
+    def padded(split):  # (S, n_max) sample indices and weights 1/n_s (0 on padding)
+        n_max = max(len(getattr(d, split)) for d in dss)
+        idx = np.zeros((S, n_max), dtype=np.int64)
+        wts = np.zeros((S, n_max), dtype=np.float64)
+        for s, d in enumerate(dss):
+            rows = getattr(d, split)
+            idx[s, : len(rows)] = rows
+            wts[s, : len(rows)] = 1.0 / len(rows)
+        idx_t = torch.as_tensor(idx, device=device)
+        batch = make_inputs(cfg, inputs[idx_t].reshape(-1, 2), device.type)
+        batch = {k: v.reshape(S, n_max, *v.shape[1:]) for k, v in batch.items()}
+        return batch, labels[idx_t], torch.as_tensor(wts, device=device)
+
+    batch_tr, y_tr, wts64 = padded("train")
+    wts_t = wts64.float()
+    batch_te, y_te, wts_te = padded("test")
 
     def per_sample_loss(logits, y):  # (S, n, p), (S, n) -> (S, n)
         if cfg.loss == "cross_entropy":
-            return F.cross_entropy(logits.transpose(1, 2), y, reduction="none")
+            flat = F.cross_entropy(logits.reshape(-1, p), y.reshape(-1), reduction="none")
+            return flat.reshape(y.shape)
         return ((logits - F.one_hot(y, p).to(logits.dtype)) ** 2).mean(-1)
 
     run_dirs = [None] * S
@@ -180,13 +180,19 @@ def train_ensemble(
     final_weights: list[dict | None] = [None] * S
     gf_state = None
 
-    def evaluate(e, grads, who):
+    def evaluate(e, grads, who, train_logits, train_loss):
+        # train metrics from the step's own forward (same weights), one forward over the test
+        # samples only, as single runs do
         with torch.no_grad():
-            logits = forward(cfg, W, batch_all)  # (S, n_all, p)
-            loss = per_sample_loss(logits, labels.expand(S, -1))
-            correct = (logits.argmax(-1) == labels).to(loss.dtype)
-            loss, correct = loss.double(), correct.double()
-            cols = [(masks[sp] * v).sum(1) for sp in ("train", "test") for v in (loss, correct)]
+            test_logits = forward(cfg, W, batch_te)  # (S, T, p)
+            test_loss = per_sample_loss(test_logits, y_te)
+            cols = []
+            for lg, ps, y, w in (
+                (train_logits, train_loss, y_tr, wts64),
+                (test_logits, test_loss, y_te, wts_te),
+            ):
+                correct = (lg.argmax(-1) == y).double()
+                cols += [(ps.double() * w).sum(1), (correct * w).sum(1)]
             cols.append(torch.sqrt(sum((g.double() ** 2).flatten(1).sum(1) for g in grads)))
             cols += [W[k].detach().flatten(1).norm(dim=1) for k in names]
             table = torch.stack([c.double() for c in cols], 1).cpu().numpy()
@@ -209,7 +215,8 @@ def train_ensemble(
     epoch = 0
     while True:
         logits = forward(cfg, W, batch_tr)  # (S, B, p)
-        member_loss = (per_sample_loss(logits, y_tr) * wts_t).sum(1)  # (S,)
+        sample_loss = per_sample_loss(logits, y_tr)
+        member_loss = (sample_loss * wts_t).sum(1)  # (S,)
         grads = torch.autograd.grad(member_loss.sum(), params)
         finite = torch.isfinite(member_loss).tolist()
         for s in range(S):
@@ -220,7 +227,7 @@ def train_ensemble(
         last = epoch >= cfg.max_epochs
         at_ckpt = run_dirs[0] is not None and _is_checkpoint_epoch(epoch)
         if live and (regular or last or at_ckpt):
-            evaluate(epoch, grads, live)
+            evaluate(epoch, grads, live, logits.detach(), sample_loss.detach())
             if at_ckpt or last:
                 for s in live:
                     if run_dirs[s] is not None:
