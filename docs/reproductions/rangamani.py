@@ -114,6 +114,12 @@ def main(argv=None) -> int:
     ap.add_argument("--run", default=None, help="measure this run directory (no training)")
     ap.add_argument("--preset", default="rangamani", help="rangamani (paper) or rangamani-cpu")
     ap.add_argument("--alphas", type=float, nargs="*", default=[], help="Sec. III-E sweep")
+    ap.add_argument(
+        "--extra-epochs",
+        type=int,
+        default=3000,
+        help="alpha sweep: epochs trained on after reaching the target",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--epochs",
@@ -160,15 +166,22 @@ def main(argv=None) -> int:
         adir = out / "runs" / f"{args.preset}_alpha{alpha}"
         if adir.exists():
             shutil.rmtree(adir)
-        run = train(cfg, out_dir=adir)
+        run = train(cfg, out_dir=adir)  # to the target (test accuracy >= 99 %) ...
+        grok_alpha = run.grok_epoch(0.99)
+        if args.extra_epochs and run.stopped == "target":  # ... then on, so the solution cleans up
+            more = cfg.replace(max_epochs=run.epochs + args.extra_epochs, target_acc=2.0)
+            run = train(more, out_dir=adir, resume=True)
         m = measure(adir, out, f"{args.preset}_alpha{alpha}")
         sweep.append(
             {
                 "alpha": alpha,
-                "grok_epoch": run.grok_epoch(0.99),
+                "grok_epoch": grok_alpha,
+                "epochs": run.epochs,
                 "final_test_acc": run.history[-1]["test_acc"],
-                "n_key_W_fc": len(m["key_frequencies"]["W_fc"]),
-                "rank_W_fc": m["low_rank"]["W_fc"]["rank"],
+                "final_test_loss": run.history[-1]["test_loss"],
+                "key_frequencies": m["key_frequencies"],
+                "n_key_shared": m["n_shared"],
+                "low_rank": {k: v["rank"] for k, v in m["low_rank"].items()},
             }
         )
     if sweep:
