@@ -122,22 +122,33 @@ def load_optimizer(opt: torch.optim.Optimizer, names: list[str], tensors: dict) 
         opt.state[p] = state
 
 
+def filter_grads(cfg, grads: dict, gf_state):
+    """The config's Grokfast filter (EMA, MA or none) applied to ``grads``: (grads, state)."""
+    if cfg.grokfast == "ema":
+        return grokfast_ema(grads, gf_state, cfg.grokfast_alpha, cfg.grokfast_lamb)
+    if cfg.grokfast == "ma":
+        return grokfast_ma(grads, gf_state, cfg.grokfast_window, cfg.grokfast_lamb)
+    return grads, gf_state
+
+
+def warmup_factor(cfg, epoch: int) -> float:
+    """Nanda's linear warmup, LambdaLR(lambda step: min(step / warmup, 1)); 1 without warmup."""
+    return min(epoch / cfg.warmup, 1.0) if cfg.warmup else 1.0
+
+
 def apply_step(cfg, opt, names, params, grads: dict, gf_state, epoch: int):
     """One optimizer step from ``grads``: the Grokfast filter, Nanda's linear warmup
     (LambdaLR(lambda step: min(step / warmup, 1))), then ``opt.step()``.
 
-    Shared by single runs and batched ensembles so both train identically. Returns the
-    Grokfast state for the next step.
+    Batched ensembles use :func:`apply_batched_step`, with the same :func:`filter_grads` and
+    :func:`warmup_factor`. Returns the Grokfast state for the next step.
     """
-    if cfg.grokfast == "ema":
-        grads, gf_state = grokfast_ema(grads, gf_state, cfg.grokfast_alpha, cfg.grokfast_lamb)
-    elif cfg.grokfast == "ma":
-        grads, gf_state = grokfast_ma(grads, gf_state, cfg.grokfast_window, cfg.grokfast_lamb)
+    grads, gf_state = filter_grads(cfg, grads, gf_state)
     for k, prm in zip(names, params, strict=True):
         prm.grad = grads[k]
     if cfg.warmup:
         for group in opt.param_groups:
-            group["lr"] = cfg.lr * min(epoch / cfg.warmup, 1.0)
+            group["lr"] = cfg.lr * warmup_factor(cfg, epoch)
     opt.step()
     return gf_state
 
@@ -189,8 +200,7 @@ class BatchedOptimizer:
         again by the ensemble).
         """
         cfg = self.cfg
-        factor = min(epoch / cfg.warmup, 1.0) if cfg.warmup else 1.0
-        lr_all = self.lr * factor
+        lr_all = self.lr * warmup_factor(cfg, epoch)
         if active is not None:
             lr_all = lr_all * active.to(lr_all.dtype)
         self.step_count += 1
@@ -222,9 +232,6 @@ class BatchedOptimizer:
 
 def apply_batched_step(cfg, opt: BatchedOptimizer, names, grads: dict, gf_state, epoch, active):
     """:func:`apply_step` for a :class:`BatchedOptimizer` (Grokfast filter, then the step)."""
-    if cfg.grokfast == "ema":
-        grads, gf_state = grokfast_ema(grads, gf_state, cfg.grokfast_alpha, cfg.grokfast_lamb)
-    elif cfg.grokfast == "ma":
-        grads, gf_state = grokfast_ma(grads, gf_state, cfg.grokfast_window, cfg.grokfast_lamb)
+    grads, gf_state = filter_grads(cfg, grads, gf_state)
     opt.step([grads[k] for k in names], epoch, active)
     return gf_state

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 from pathlib import Path
 
 
@@ -24,3 +26,19 @@ def train_dense(cfg, run_dir: Path, every: int):
         if run.stopped == "target" or stop == cfg.max_epochs:
             break
     return run
+
+
+def run_parts(parts: dict, args, out: Path) -> int:
+    """Run ``parts[name](args, out)`` for each name in ``args.only``; write ``<name>.json``
+    (the part's result plus ``part``, ``full`` and ``wall_seconds``) to ``out``, then delete
+    the run directories under ``out/runs`` (checkpoints are not committed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for part in args.only:
+        print(f"{part} ...", flush=True)
+        t0 = time.perf_counter()
+        result = {"part": part, "full": args.full, **parts[part](args, out)}
+        result["wall_seconds"] = round(time.perf_counter() - t0, 1)
+        (out / f"{part}.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
+        print(f"{part}: {result['wall_seconds']} s -> {out / (part + '.json')}", flush=True)
+    shutil.rmtree(out / "runs", ignore_errors=True)
+    return 0

@@ -19,13 +19,12 @@ paper's p = 97, N = 512, alpha = 0.5.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import train_dense
+from _common import run_parts, train_dense
 
 PARTS = ("fig1", "fig3", "fig4b", "fig6", "appd")
 OUT = Path(__file__).parent / "results" / "gromov"
@@ -351,17 +350,7 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else OUT
     if args.full and not args.out:
         out = out.with_name("gromov_full")
-    out.mkdir(parents=True, exist_ok=True)
-    for part in args.only:
-        print(f"{part} ...", flush=True)
-        t0 = time.perf_counter()
-        result = globals()[part](args, out)
-        result = {"part": part, "full": args.full, **result}
-        result["wall_seconds"] = round(time.perf_counter() - t0, 1)
-        (out / f"{part}.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
-        print(f"{part}: {result['wall_seconds']} s -> {out / (part + '.json')}", flush=True)
-    shutil.rmtree(out / "runs", ignore_errors=True)  # checkpoints are not committed
-    return 0
+    return run_parts({name: globals()[name] for name in PARTS}, args, out)
 
 
 if __name__ == "__main__":
