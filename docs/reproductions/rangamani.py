@@ -66,7 +66,7 @@ def measure(run_dir: Path, out: Path, tag: str) -> dict:
     ranks = {}
     for name in ("W_E", "W_fc", "W_ih", "W_hh"):
         r = compare.minimal_rank(weights, name, accuracy_fn)
-        ranks[name] = {k: r[k] for k in r}
+        ranks[name] = dict(r)
     svf = compare.singular_vector_frequencies(W["W_fc"], axis=0, n_vectors=2 * len(key["W_fc"]))
 
     # Table I: remove frequencies from the embedding (token axis) and the readout (output axis)
