@@ -25,7 +25,25 @@ from ._config import ENSEMBLE_FIELDS, TrainConfig
 from ._data import make_dataset
 from ._models import forward, init_weights, make_inputs, mlp_scale
 from ._optim import BatchedOptimizer, apply_batched_step
-from ._train import METRICS_NAME, Run, _is_checkpoint_epoch, _write_json, resolve_device, run_config
+from ._train import (
+    CKPT_DIR,
+    METRICS_NAME,
+    STATE_DIR,
+    Run,
+    _ckpt_name,
+    _is_checkpoint_epoch,
+    _refuse_pickles,
+    _rewrite_metrics,
+    _save_checkpoint,
+    _trailing_hits,
+    _write_json,
+    list_checkpoints,
+    read_metrics,
+    records_before,
+    resolve_device,
+    run_config,
+    saved_config,
+)
 
 __all__ = ["train_ensemble", "ENSEMBLE_FIELDS"]
 
@@ -64,7 +82,14 @@ def _member_configs(config, seeds, settings):
 
 
 def train_ensemble(
-    config: TrainConfig, seeds=None, out_dir=None, *, settings=None, member_dirs=None
+    config: TrainConfig,
+    seeds=None,
+    out_dir=None,
+    *,
+    settings=None,
+    member_dirs=None,
+    resume: bool = False,
+    progress=None,
 ) -> list[Run]:
     """Train S MLPs (seeds, or settings of lr / weight decay / α) as one batched model.
 
@@ -86,6 +111,15 @@ def train_ensemble(
     member_dirs : sequence of path-like, optional
         Instead of ``out_dir``: one run directory per member, in member order (sweeps put
         members of different points in their own folders).
+    resume : bool
+        Continue an interrupted ensemble from its member directories: members that already
+        stopped (target reached, or failed) stay as they are; the others restart from the
+        last checkpoint they all share, with their optimizer and Grokfast state. On the CPU
+        the result is bitwise equal to an uninterrupted run (tested). Only ``max_epochs``,
+        ``target_acc``, ``patience``, ``eval_every`` and ``device`` may change.
+    progress : callable, optional
+        Called after every evaluation with ``{member index: metrics record}`` of the members
+        still training.
 
     Returns
     -------
@@ -97,14 +131,18 @@ def train_ensemble(
     Raises
     ------
     ValueError
-        Not an MLP, bad ``seeds``/``settings``, dropout, an existing member directory.
+        Not an MLP, bad ``seeds``/``settings``, dropout, an existing member directory (without
+        ``resume``), or on resume: changed hyper-parameters, a member directory of another
+        ensemble, no checkpoint shared by the members still training.
 
     Notes
     -----
     A member whose loss becomes NaN/inf stops there with ``stopped == 'non_finite'`` (its
-    directory's status is ``'failed'``); the others go on. Ensemble runs cannot be resumed
-    (no optimizer sidecar is written). Each member matches its single run (:func:`train`) up
-    to floating-point rounding (tested).
+    directory's status is ``'failed'``); the others go on. A member's directory is completed
+    (``weights.safetensors``, final ``config.json``) as soon as it stops. Checkpoints carry the
+    member's optimizer and Grokfast state in a single run's format (``state/``), so a member
+    directory also resumes alone with :func:`train`. Each member matches its single run
+    (:func:`train`) up to floating-point rounding (tested).
 
     Examples
     --------
@@ -166,15 +204,13 @@ def train_ensemble(
             raise ValueError(f"`member_dirs` must be {S} distinct paths, one per member")
     elif out_dir is not None:
         run_dirs = [Path(out_dir) / n for n in names_dir]
-    if run_dirs[0] is not None:
-        for d in run_dirs:
-            if (d / "config.json").exists():
-                raise ValueError(f"`out_dir` member {d} already holds a run")
-        for i, (d, c, ds) in enumerate(zip(run_dirs, cfgs, dss, strict=True)):
-            d.mkdir(parents=True, exist_ok=True)
-            info = {"members": S, "index": i, "settings": settings[i]}
-            _write_json(d / "config.json", {**run_config(c, ds, p), "ensemble": info})
-            (d / METRICS_NAME).write_text("")
+    if not isinstance(resume, bool):
+        raise TypeError(f"`resume` must be a bool; got {resume!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"`progress` must be callable or None; got {type(progress).__name__}")
+    if resume and run_dirs[0] is None:
+        raise ValueError("`resume`=True needs `out_dir` or `member_dirs` to resume from")
+    infos = [{"members": S, "index": i, "settings": settings[i]} for i in range(S)]
     histories = [[] for _ in range(S)]
     hits = [0] * S
     active = [True] * S
@@ -182,6 +218,32 @@ def train_ensemble(
     stopped = ["max_epochs"] * S
     final_weights: list[dict | None] = [None] * S
     gf_state = None
+    start = 0
+    if resume:
+        start, gf_state = _resume_members(
+            run_dirs,
+            cfgs,
+            infos,
+            W,
+            names,
+            opt,
+            histories,
+            active,
+            stop_epoch,
+            stopped,
+            final_weights,
+        )
+        hits = [_trailing_hits(h, cfg) if a else 0 for h, a in zip(histories, active, strict=True)]
+    elif run_dirs[0] is not None:
+        for d in run_dirs:
+            if (d / "config.json").exists():
+                raise ValueError(
+                    f"`out_dir` member {d} already holds a run; pass resume=True or a new folder"
+                )
+        for d, c, ds, info in zip(run_dirs, cfgs, dss, infos, strict=True):
+            d.mkdir(parents=True, exist_ok=True)
+            _write_json(d / "config.json", {**run_config(c, ds, p), "ensemble": info})
+            (d / METRICS_NAME).write_text("")
 
     def evaluate(e, grads, who, train_logits, train_loss):
         # train metrics from the step's own forward (same weights), one forward over the test
@@ -201,25 +263,45 @@ def train_ensemble(
             table = torch.stack([c.double() for c in cols], 1).cpu().numpy()
         keys = ["train_loss", "train_acc", "test_loss", "test_acc", "grad_norm"]
         keys += [f"norm_{k}" for k in names]
+        records = {}
         for s in who:
             rec = {"epoch": e, **{k: float(v) for k, v in zip(keys, table[s], strict=True)}}
             histories[s].append(rec)
+            records[s] = rec
             if run_dirs[s] is not None:
                 with open(run_dirs[s] / METRICS_NAME, "a") as fh:
                     fh.write(json.dumps(rec, allow_nan=True) + "\n")
+        if progress is not None:
+            progress(records)
+
+    def checkpoint(s, e):
+        member = {k: W[k][s] for k in names}
+        _save_checkpoint(run_dirs[s], e, member, _member_state(opt, names, gf_state, s))
+
+    def finish(s):  # complete member s's directory (weights, final config)
+        if run_dirs[s] is None:
+            return
+        from closedform import save_model_dir
+
+        final = run_config(cfgs[s], dss[s], p)
+        final = {k: v for k, v in final.items() if k not in ("format_version", "library_version")}
+        status = "failed" if stopped[s] == "non_finite" else "done"
+        final.update(status=status, epochs=stop_epoch[s], stopped=stopped[s], ensemble=infos[s])
+        save_model_dir(run_dirs[s], final, final_weights[s])
 
     def freeze(s, e, why):
         active[s] = False
         stop_epoch[s], stopped[s] = e, why
         final_weights[s] = _member_weights(W, s)
         if why == "target" and run_dirs[s] is not None and not _is_checkpoint_epoch(e):
-            _save_member(run_dirs[s], e, final_weights[s])
+            checkpoint(s, e)
+        finish(s)
 
     # names are ("W1", "W2") (init_weights), the order of the manual step's gradients
     manual = None
     if device.type == "cpu" and names == ["W1", "W2"]:
         manual = _BatchedMLPGrad(cfg, batch_tr, y_tr, wts_t)
-    epoch = 0
+    epoch = start
     while True:
         if manual is not None:
             logits, sample_loss, grads = manual(W["W1"].detach(), W["W2"].detach())
@@ -237,12 +319,13 @@ def train_ensemble(
         regular = epoch % cfg.eval_every == 0
         last = epoch >= cfg.max_epochs
         at_ckpt = run_dirs[0] is not None and _is_checkpoint_epoch(epoch)
+        at_ckpt = at_ckpt and (epoch > start or start == 0)  # a resumed start is saved already
         if live and (regular or last or at_ckpt):
             evaluate(epoch, grads, live, logits.detach(), sample_loss.detach())
             if at_ckpt or last:
                 for s in live:
                     if run_dirs[s] is not None:
-                        _save_member(run_dirs[s], epoch, _member_weights(W, s))
+                        checkpoint(s, epoch)
             if regular and not last:
                 for s in live:
                     ok = histories[s][-1]["test_acc"] >= cfg.target_acc
@@ -261,19 +344,8 @@ def train_ensemble(
     for s, c in enumerate(cfgs):
         if active[s]:  # trained to max_epochs
             final_weights[s] = _member_weights(W, s)
-        weights = final_weights[s]
-        if run_dirs[s] is not None:
-            from closedform import save_model_dir
-
-            final = run_config(c, dss[s], p)
-            final = {
-                k: v for k, v in final.items() if k not in ("format_version", "library_version")
-            }
-            info = {"members": S, "index": s, "settings": settings[s]}
-            status = "failed" if stopped[s] == "non_finite" else "done"
-            final.update(status=status, epochs=stop_epoch[s], stopped=stopped[s], ensemble=info)
-            save_model_dir(run_dirs[s], final, weights)
-        runs.append(Run(c, histories[s], weights, run_dirs[s], stop_epoch[s], stopped[s]))
+            finish(s)
+        runs.append(Run(c, histories[s], final_weights[s], run_dirs[s], stop_epoch[s], stopped[s]))
     return runs
 
 
@@ -366,11 +438,130 @@ def _member_weights(W: dict, s: int) -> dict:
     return {k: v[s].detach().cpu().numpy().copy() for k, v in W.items()}
 
 
-def _save_member(run_dir: Path, epoch: int, weights: dict) -> None:
-    from closedform._modeldir import save_weights
+def _member_state(opt: BatchedOptimizer, names, gf_state, s: int) -> dict:
+    """Member ``s``'s optimizer and Grokfast state in a single run's sidecar format
+    (``opt/<weight>/exp_avg``... as :func:`trained._optim.optimizer_state`, ``grokfast/...``)."""
+    out = {}
+    for name, st in zip(names, opt.state, strict=True):
+        if "m" in st:  # Adam, AdamW
+            out[f"opt/{name}/step"] = torch.tensor(float(opt.step_count))
+            out[f"opt/{name}/exp_avg"] = st["m"][s]
+            out[f"opt/{name}/exp_avg_sq"] = st["v"][s]
+        elif "buf" in st:  # momentum
+            out[f"opt/{name}/momentum_buffer"] = st["buf"][s]
+    for k, v in (gf_state or {}).items():
+        out[f"grokfast/{k}"] = v if k == "count" else v[:, s] if k.startswith("buf/") else v[s]
+    if not out:  # safetensors needs at least one tensor
+        out["empty"] = torch.zeros(1)
+    return out
 
-    save_weights(
-        run_dir / "checkpoints" / f"epoch_{epoch:07d}.safetensors",
-        weights,
-        metadata={"epoch": epoch},
-    )
+
+def _resume_members(
+    run_dirs, cfgs, infos, W, names, opt, histories, active, stop_epoch, stopped, final_weights
+):
+    """Load an interrupted ensemble from its member directories (see :func:`train_ensemble`).
+
+    Fills the per-member lists in place and returns ``(start epoch, Grokfast state)``.
+    """
+    from closedform._modeldir import load_weights
+
+    S = len(run_dirs)
+    live, common = [], None
+    for s, (d, c) in enumerate(zip(run_dirs, cfgs, strict=True)):
+        saved = _saved_member_config(d, c, infos[s])
+        history = read_metrics(d)
+        if saved.get("status") in ("done", "failed") and saved.get("stopped") != "max_epochs":
+            active[s] = False  # stopped at its target or failed: stays as it is
+            stop_epoch[s], stopped[s] = int(saved["epochs"]), saved["stopped"]
+            weights = load_weights(d / "weights.safetensors")
+            final_weights[s] = {k: weights[k] for k in names}
+            histories[s][:] = history
+            with torch.no_grad():
+                for k in names:
+                    W[k][s].copy_(torch.from_numpy(weights[k]))
+            continue
+        _refuse_pickles(d)
+        have = {e for e in list_checkpoints(d) if (d / STATE_DIR / _ckpt_name(e)).is_file()}
+        common = have if common is None else common & have
+        live.append(s)
+        histories[s][:] = history
+    if not live:
+        return max(stop_epoch), None
+    if not common:
+        raise ValueError(
+            f"cannot resume: the members still training ({[str(run_dirs[s]) for s in live]}) "
+            "share no checkpoint with optimizer state"
+        )
+    start = max(common)
+    if start > cfgs[0].max_epochs:
+        raise ValueError(
+            f"cannot resume: the last shared checkpoint is epoch {start} > `max_epochs` "
+            f"{cfgs[0].max_epochs}"
+        )
+    states = {}
+    for s in live:
+        d = run_dirs[s]
+        weights = load_weights(d / CKPT_DIR / _ckpt_name(start))
+        for k in names:
+            if tuple(weights[k].shape) != tuple(W[k].shape[1:]):
+                raise ValueError(
+                    f"checkpoint {start} of {d}: weight {k!r} has shape {weights[k].shape}; "
+                    f"expected {tuple(W[k].shape[1:])}"
+                )
+            with torch.no_grad():
+                W[k][s].copy_(torch.from_numpy(weights[k]))
+        states[s] = load_weights(d / STATE_DIR / _ckpt_name(start))
+        histories[s][:] = records_before(histories[s], start, cfgs[0])
+        _rewrite_metrics(d, histories[s])
+    return start, _restore_state(opt, names, states, S, start)
+
+
+def _saved_member_config(d: Path, cfg: TrainConfig, info: dict) -> dict:
+    saved = saved_config(d, cfg)
+    got = saved.get("ensemble") or {}
+    if (got.get("members"), got.get("index")) != (info["members"], info["index"]):
+        raise ValueError(
+            f"cannot resume {d}: it was member {got.get('index')} of an ensemble of "
+            f"{got.get('members')}; expected member {info['index']} of {info['members']}"
+        )
+    return saved
+
+
+def _restore_state(opt: BatchedOptimizer, names, states: dict, S: int, epoch: int):
+    """Inverse of :func:`_member_state` for the members in ``states`` (index -> tensors);
+    the other members' slots stay zero (they are frozen). Returns the Grokfast state."""
+    opt.step_count = epoch
+    any_state = next(iter(states.values()))
+    for i, (name, prm) in enumerate(zip(names, opt.params, strict=True)):
+        st = opt.state[i]
+        st.clear()
+        pairs = (("m", "exp_avg"), ("v", "exp_avg_sq"), ("buf", "momentum_buffer"))
+        for slot, key in pairs:
+            full = f"opt/{name}/{key}"
+            if full not in any_state:
+                continue
+            st[slot] = torch.zeros_like(prm)
+            for s, tensors in states.items():
+                st[slot][s].copy_(torch.from_numpy(tensors[full]))
+        step_key = f"opt/{name}/step"
+        steps = int(np.asarray(any_state.get(step_key, epoch)).reshape(-1)[0])
+        if steps != epoch:
+            raise ValueError(f"cannot resume: the optimizer state holds {steps} steps at {epoch}")
+    gf_keys = [k[len("grokfast/") :] for k in any_state if k.startswith("grokfast/")]
+    if not gf_keys:
+        return None
+    gf = {}
+    dev = opt.params[0].device
+    for k in gf_keys:
+        first = torch.from_numpy(any_state[f"grokfast/{k}"])
+        if k == "count":
+            gf[k] = first.reshape(()).to(torch.int64)
+            continue
+        dim = 1 if k.startswith("buf/") else 0
+        shape = list(first.shape)
+        shape.insert(dim, S)
+        full = torch.zeros(shape, dtype=first.dtype, device=dev)
+        for s, tensors in states.items():
+            full.select(dim, s).copy_(torch.from_numpy(tensors[f"grokfast/{k}"]))
+        gf[k] = full
+    return gf

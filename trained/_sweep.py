@@ -598,8 +598,9 @@ def _run_group(spec: SweepSpec, group: list, out: Path) -> list:
     """Train every seed of every point in ``group`` (``[(trial, params), ...]``, all with one
     ensemble key) as one batched ensemble (:func:`trained.train_ensemble`), each run into its
     own directory ``runs/<point>/seed_<s>``. Returns ``[(value or exception, rows), ...]`` per
-    point; a point with a diverged run gets a :class:`NonFiniteLossError`. A retried point
-    restarts from scratch (ensembles keep no optimizer state)."""
+    point; a point with a diverged run gets a :class:`NonFiniteLossError`. A retried group
+    resumes from its members' checkpoints when it has the same members as the killed one;
+    otherwise (another grouping, or killed before its first checkpoint) its points restart."""
     import shutil
 
     from ._config import ENSEMBLE_FIELDS
@@ -607,11 +608,10 @@ def _run_group(spec: SweepSpec, group: list, out: Path) -> list:
     from ._train import NonFiniteLossError
 
     base = spec.config(group[0][1], spec.seeds[0])
-    settings, dirs, wanted = [], [], []
+    settings, dirs, wanted, point_dirs = [], [], [], []
     for trial, params in group:
         _, point_dir = _point_dir(out, trial, params)
-        if point_dir.exists():  # a killed ensemble: nothing of it can be resumed
-            shutil.rmtree(point_dir)
+        point_dirs.append(point_dir)
         for seed in spec.seeds:
             cfg = spec.config(params, seed)
             settings.append(
@@ -620,7 +620,17 @@ def _run_group(spec: SweepSpec, group: list, out: Path) -> list:
             dirs.append(point_dir / f"seed_{seed}")
             wanted.append(cfg.resolve())
     t0 = time.perf_counter()
-    runs = train_ensemble(base, settings=settings, member_dirs=dirs)
+    runs = None
+    if all((d / "config.json").exists() for d in dirs):  # a killed ensemble of these members
+        try:
+            runs = train_ensemble(base, settings=settings, member_dirs=dirs, resume=True)
+        except ValueError:
+            runs = None
+    if runs is None:
+        for point_dir in point_dirs:
+            if point_dir.exists():
+                shutil.rmtree(point_dir)
+        runs = train_ensemble(base, settings=settings, member_dirs=dirs)
     per_run = (time.perf_counter() - t0) / len(runs)
     if [r.config for r in runs] != wanted:  # pragma: no cover - guarded by _ensemble_key
         raise RuntimeError("batched ensemble members differ from the points' configs")

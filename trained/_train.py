@@ -507,24 +507,7 @@ def _rewrite_metrics(run_dir: Path, history: list) -> None:
 
 def _resume(run_dir: Path, cfg, W, names, opt, drop_gen):
     """Load the last checkpoint into W / opt / drop_gen; return (epoch, history, grokfast)."""
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.is_file():
-        raise ValueError(f"cannot resume: {run_dir} has no config.json")
-    try:
-        saved = json.loads(cfg_path.read_text())
-        saved_hyper = TrainConfig.from_dict(saved["hyper"])
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(f"cannot resume: {cfg_path} is not a valid run config: {exc}") from None
-    diff = [
-        f.name
-        for f in saved_hyper.__dataclass_fields__.values()
-        if f.name not in _RESUMABLE_CHANGES and getattr(saved_hyper, f.name) != getattr(cfg, f.name)
-    ]
-    if diff:
-        raise ValueError(
-            f"cannot resume {run_dir}: `config` differs from the saved run in {diff} (only "
-            f"{list(_RESUMABLE_CHANGES)} may change)"
-        )
+    saved_config(run_dir, cfg)
     _refuse_pickles(run_dir)
     epochs = list_checkpoints(run_dir)
     if not epochs:
@@ -551,6 +534,35 @@ def _resume(run_dir: Path, cfg, W, names, opt, drop_gen):
         if "rng/dropout" not in state:
             raise ValueError(f"checkpoint {epoch} of {run_dir} lacks the dropout RNG state")
         drop_gen.set_state(torch.from_numpy(state["rng/dropout"]))
+    return epoch, records_before(read_metrics(run_dir), epoch, cfg), gf_state
+
+
+def saved_config(run_dir: Path, cfg) -> dict:
+    """The saved ``config.json`` of a run to resume with ``cfg``; ValueError if it is missing,
+    invalid, or differs from ``cfg`` outside ``_RESUMABLE_CHANGES``."""
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.is_file():
+        raise ValueError(f"cannot resume: {run_dir} has no config.json")
+    try:
+        saved = json.loads(cfg_path.read_text())
+        saved_hyper = TrainConfig.from_dict(saved["hyper"])
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"cannot resume: {cfg_path} is not a valid run config: {exc}") from None
+    diff = [
+        f.name
+        for f in saved_hyper.__dataclass_fields__.values()
+        if f.name not in _RESUMABLE_CHANGES and getattr(saved_hyper, f.name) != getattr(cfg, f.name)
+    ]
+    if diff:
+        raise ValueError(
+            f"cannot resume {run_dir}: `config` differs from the saved run in {diff} (only "
+            f"{list(_RESUMABLE_CHANGES)} may change)"
+        )
+    return saved
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The records of ``run_dir/metrics.jsonl`` (lines torn by a kill are skipped)."""
     history = []
     mpath = run_dir / METRICS_NAME
     if mpath.is_file():
@@ -560,7 +572,13 @@ def _resume(run_dir: Path, cfg, W, names, opt, drop_gen):
             except json.JSONDecodeError:
                 continue  # a line torn by a kill
             if isinstance(rec, dict) and isinstance(rec.get("epoch"), int):
-                e = rec["epoch"]
-                if e < epoch or (e == epoch and epoch % cfg.eval_every):
-                    history.append(rec)
-    return epoch, history, gf_state
+                history.append(rec)
+    return history
+
+
+def records_before(history: list[dict], epoch: int, cfg) -> list[dict]:
+    """The records a run resumed at ``epoch`` keeps: earlier ones, and the one at ``epoch`` if
+    it is not a regular evaluation (the resumed run re-evaluates regular epochs only)."""
+    return [
+        r for r in history if r["epoch"] < epoch or (r["epoch"] == epoch and epoch % cfg.eval_every)
+    ]

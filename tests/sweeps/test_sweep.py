@@ -308,6 +308,46 @@ def test_points_of_one_architecture_train_as_one_ensemble(tmp_path, monkeypatch)
         assert r["final_test_acc"] == pytest.approx(alone.history[-1]["test_acc"], rel=1e-6)
 
 
+def test_killed_ensemble_resumes_from_its_checkpoints(tmp_path, monkeypatch):
+    """A batched group killed mid-training is retried with the same members and resumes from
+    their shared checkpoint (trained.train_ensemble(resume=True)); the runs still equal their
+    single runs."""
+    import numpy as np
+
+    import trained._ensemble as ens
+    from trained import load_model, train
+
+    calls = []
+    real = ens.train_ensemble
+
+    def killed_once(*args, **kwargs):
+        calls.append(kwargs.get("resume", False))
+        if len(calls) == 1:
+
+            def kill(records):
+                if next(iter(records.values()))["epoch"] == 20:
+                    raise KeyboardInterrupt
+
+            kwargs["progress"] = kill
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ens, "train_ensemble", killed_once)
+    base = {k: v for k, v in BASE.items() if k != "lr"} | {"max_epochs": 40}
+    s = parse_spec(spec(vary={"lr": {"grid": [0.01, 0.03]}}, base=base))
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(s, tmp_path, progress=False)
+    time.sleep(3.5)  # past the grace period: the killed trials are stale
+    summary = run_sweep(s, tmp_path, progress=False)
+    assert summary["done"] == 2
+    assert calls == [False, True]  # resumed (a failed resume would add a fresh call)
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert len(rows) == 4
+    for r in rows:
+        alone = train(s.config({"lr": r["lr"]}, r["seed"]))
+        saved = load_model(r["run_dir"])
+        np.testing.assert_allclose(saved.weights["W1"], alone.weights["W1"], rtol=1e-3, atol=1e-4)
+
+
 def test_sweep_plot(tmp_path):
     run_sweep(parse_spec(spec()), tmp_path, progress=False)
     png = plot_sweep(tmp_path, y="final_test_acc")

@@ -188,3 +188,94 @@ def test_hand_written_step_equals_autograd(activation, loss, parametrization):
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
     assert all(float(t.abs().max()) > 0 for t in got)  # a real gradient, not zeros
+
+
+class _Kill(Exception):
+    pass
+
+
+def _kill_at(epoch):
+    def progress(records):
+        if next(iter(records.values()))["epoch"] == epoch:
+            raise _Kill
+
+    return progress
+
+
+def _assert_bitwise(runs_a, runs_b):
+    for a, b in zip(runs_a, runs_b, strict=True):
+        assert (a.epochs, a.stopped) == (b.epochs, b.stopped)
+        for k in ("W1", "W2"):
+            np.testing.assert_array_equal(a.weights[k], b.weights[k])
+        assert a.history == b.history
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"grokfast": "ema"},
+        {"optimizer": "momentum", "lr": 0.3, "grokfast": "ma", "grokfast_window": 5},
+        {"optimizer": "gd", "lr": 1.0, "weight_decay": 0.01},
+    ],
+    ids=["adamw", "adamw-ema", "momentum-ma", "gd"],
+)
+def test_resume_after_a_kill_is_bitwise_equal(tmp_path, extra):
+    cfg = CFG.replace(max_epochs=40, eval_every=1, **extra)
+    settings = [{"seed": 0}, {"seed": 1, "lr": cfg.resolve().lr / 2, "alpha": 0.7}]
+    full = train_ensemble(cfg, settings=settings, out_dir=tmp_path / "full")
+    with pytest.raises(_Kill):
+        train_ensemble(cfg, settings=settings, out_dir=tmp_path / "killed", progress=_kill_at(21))
+    from trained._train import list_checkpoints
+
+    assert list_checkpoints(tmp_path / "killed" / "member_0")[-1] == 16
+    resumed = train_ensemble(cfg, settings=settings, out_dir=tmp_path / "killed", resume=True)
+    _assert_bitwise(full, resumed)
+    assert [r["epoch"] for r in resumed[1].history] == list(range(41))
+    for i in (0, 1):  # the files hold the same history as the returned runs
+        lines = (tmp_path / "killed" / f"member_{i}" / "metrics.jsonl").read_text().splitlines()
+        assert [json.loads(x) for x in lines] == resumed[i].history
+
+
+def test_resume_keeps_members_that_already_stopped(tmp_path):
+    """A member that reached its target before the kill stays as it is; the others resume."""
+    cfg = CFG.replace(p=23, width=64, alpha=0.8, max_epochs=120, eval_every=5, target_acc=0.9)
+    settings = [{"lr": 0.1, "weight_decay": 1.0}, {"lr": 0.003, "weight_decay": 0.0}]
+    full = train_ensemble(cfg, settings=settings, out_dir=tmp_path / "full")
+    assert full[0].stopped == "target" and full[0].epochs < 100  # the test needs both
+    with pytest.raises(_Kill):
+        train_ensemble(cfg, settings=settings, out_dir=tmp_path / "k", progress=_kill_at(100))
+    done = json.loads((tmp_path / "k" / "member_0" / "config.json").read_text())
+    assert (done["status"], done["stopped"]) == ("done", "target")  # completed when it stopped
+    resumed = train_ensemble(cfg, settings=settings, out_dir=tmp_path / "k", resume=True)
+    _assert_bitwise(full, resumed)
+
+
+def test_member_directory_resumes_as_a_single_run(tmp_path):
+    """Checkpoints hold each member's optimizer state in a single run's format."""
+    cfg = CFG.replace(grokfast="ema")
+    train_ensemble(cfg.replace(max_epochs=13), seeds=[0, 1], out_dir=tmp_path)
+    resumed = train(cfg.replace(seed=1, max_epochs=30), out_dir=tmp_path / "seed_1", resume=True)
+    alone = train(cfg.replace(seed=1, max_epochs=30))
+    for k in ("W1", "W2"):
+        np.testing.assert_allclose(resumed.weights[k], alone.weights[k], rtol=1e-3, atol=1e-4)
+
+
+def test_resume_refusals(tmp_path):
+    train_ensemble(CFG.replace(max_epochs=5), seeds=[0, 1, 2], out_dir=tmp_path)
+    with pytest.raises(ValueError, match="lr"):
+        train_ensemble(CFG.replace(lr=0.5), seeds=[0, 1, 2], out_dir=tmp_path, resume=True)
+    with pytest.raises(ValueError, match="ensemble of 3"):
+        train_ensemble(CFG, seeds=[0, 1], out_dir=tmp_path, resume=True)
+    with pytest.raises(ValueError, match="needs `out_dir`"):
+        train_ensemble(CFG, seeds=[0, 1], resume=True)
+    with pytest.raises(TypeError, match="progress"):
+        train_ensemble(CFG, seeds=[0], progress=3)
+    import pickle
+
+    (tmp_path / "seed_1" / "checkpoints" / "epoch_0000004.safetensors").write_bytes(
+        pickle.dumps({"W1": np.zeros(3)})
+    )
+    (tmp_path / "seed_1" / "checkpoints" / "x.pkl").write_bytes(b"")
+    with pytest.raises(ValueError, match="pickled"):
+        train_ensemble(CFG.replace(max_epochs=9), seeds=[0, 1, 2], out_dir=tmp_path, resume=True)
