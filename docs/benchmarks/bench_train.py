@@ -220,6 +220,12 @@ def main():
     ap.add_argument("--no-ensemble", action="store_true")
     ap.add_argument("--repeats", type=int, default=3, help="ensemble timing repeats (median)")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    ap.add_argument(
+        "--grok-seeds",
+        type=int,
+        default=0,
+        help="also time our MLP preset to grok for seeds 0..K-1 (the docs' time-to-grok table)",
+    )
     args = ap.parse_args()
     if args.transformer_epochs < 3:  # the first two epochs are warm-up and not timed
         ap.error(f"--transformer-epochs must be >= 3; got {args.transformer_epochs}")
@@ -262,6 +268,14 @@ def main():
         f"ours per epoch / bare {ours_per_epoch / bare:.2f}x (one-hot), "
         f"{ours_per_epoch / bare_gather:.2f}x (row gather)"
     )
+
+    for seed in range(args.grok_seeds):
+        t0 = time.perf_counter()
+        r = train(cfg.replace(seed=seed))
+        print(
+            f"  seed {seed}: grok epoch {r.grok_epoch(GROK)}, "
+            f"wall {time.perf_counter() - t0:.2f} s ({r.stopped})"
+        )
 
     # ---- Nanda transformer --------------------------------------------------------------
     if not args.no_transformer:
