@@ -122,6 +122,11 @@ def make_inputs(cfg, inputs: torch.Tensor, device_type: str) -> dict[str, torch.
     return {"n": inputs[:, 0], "m": inputs[:, 1]}
 
 
+def _gather_with_index_select(device: torch.device) -> bool:
+    """CPU: ``index_select`` (backward ``index_add_``); CUDA: ``F.embedding`` (see below)."""
+    return device.type == "cpu"
+
+
 def _first_layer(cfg, W1: torch.Tensor, n: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     """Gromov eq. 1's pre-activation ``W1 (e_n ⊕ e_m)``: (B, N), or (S, B, N) for an ensemble
     ``W1`` (S, N, 2p) with indices (B,) or (S, B).
@@ -144,7 +149,7 @@ def _first_layer(cfg, W1: torch.Tensor, n: torch.Tensor, m: torch.Tensor) -> tor
         off = torch.arange(S, device=n.device)[:, None] * (2 * p)
         table = W1.mT.reshape(S * 2 * p, width)
         idx_n, idx_m = (n + off).reshape(-1), (m + p + off).reshape(-1)
-    if W1.device.type == "cpu":
+    if _gather_with_index_select(W1.device):
         h = table.index_select(0, idx_n) + table.index_select(0, idx_m)
     else:
         h = F.embedding(idx_n, table) + F.embedding(idx_m, table)

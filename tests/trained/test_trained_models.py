@@ -139,3 +139,27 @@ def test_mlp_parametrizations(parametrization, std1, std2, scale):
     assert W["W1"].std().item() == pytest.approx(std1, rel=0.01)
     assert W["W2"].std().item() == pytest.approx(std2, rel=0.01)
     assert output_scale(cfg) == pytest.approx(scale)
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_first_layer_gathers_agree(monkeypatch, ensemble):
+    """The CPU gather (index_select) and the CUDA one (F.embedding), values and gradients,
+    both equal to the one-hot matmul of Gromov eq. 1 (run on the CPU here)."""
+    import trained._models as models
+
+    cfg = TrainConfig(model="mlp", p=7, width=5).resolve()
+    g = torch.Generator().manual_seed(0)
+    shape = (3, 5, 14) if ensemble else (5, 14)
+    W1 = torch.randn(shape, generator=g, requires_grad=True)
+    pairs = _pairs(7)
+    n, m = pairs[:, 0], pairs[:, 1]
+    X = torch.cat([torch.nn.functional.one_hot(n, 7), torch.nn.functional.one_hot(m, 7)], 1)
+    X = X.float()
+    expected = X @ W1.mT
+    (e_grad,) = torch.autograd.grad(expected.square().sum(), W1)
+    for use_index_select in (True, False):
+        monkeypatch.setattr(models, "_gather_with_index_select", lambda d, v=use_index_select: v)
+        h = models._first_layer(cfg, W1, n, m)
+        (grad,) = torch.autograd.grad(h.square().sum(), W1)
+        torch.testing.assert_close(h, expected)
+        torch.testing.assert_close(grad, e_grad)
