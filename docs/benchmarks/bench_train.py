@@ -80,13 +80,7 @@ def baseline_mlp(cfg, device, max_epochs):
             break
         step()
     wall = time.perf_counter() - t0
-    # bare forward/backward/step (no evaluation) at the same shapes
-    _sync(device)
-    t1 = time.perf_counter()
-    for _ in range(20):
-        step()
-    _sync(device)
-    bare = (time.perf_counter() - t1) / 20
+    bare = _time_steps(step, device)  # bare forward/backward/step (no evaluation)
     # the same bare step with our first layer (row gathers W1.T[n] + W1.T[p + m], as
     # trained._models does), so "ours / bare" compares the same arithmetic
     n_tr, m_tr = inp[tr, 0], p + inp[tr, 1]
@@ -99,14 +93,18 @@ def baseline_mlp(cfg, device, max_epochs):
         loss.backward()
         opt.step()
 
-    step_gather()
+    step_gather()  # warm-up
+    return grok, wall, bare, _time_steps(step_gather, device)
+
+
+def _time_steps(step, device, n=20) -> float:
+    """Mean seconds of ``step()`` over ``n`` calls."""
     _sync(device)
     t1 = time.perf_counter()
-    for _ in range(20):
-        step_gather()
+    for _ in range(n):
+        step()
     _sync(device)
-    bare_gather = (time.perf_counter() - t1) / 20
-    return grok, wall, bare, bare_gather
+    return (time.perf_counter() - t1) / n
 
 
 def _sync(device):
