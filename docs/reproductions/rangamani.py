@@ -127,7 +127,13 @@ def alpha_row(args, alpha: float, out: Path) -> dict:
         # ... then on in chunks of 500 epochs until the test loss is below --clean-loss (the
         # paper analyzes networks at test loss ~ 0), at most --extra-epochs more
         cap = run.epochs + args.extra_epochs
-        while run.history[-1]["test_loss"] >= args.clean_loss and run.epochs < cap:
+        at_least = run.epochs + args.min_extra_epochs
+
+        def more_needed(run):
+            dirty = run.history[-1]["test_loss"] >= args.clean_loss
+            return (dirty or run.epochs < at_least) and run.epochs < cap
+
+        while more_needed(run):
             more = cfg.replace(max_epochs=min(run.epochs + 500, cap), target_acc=2.0)
             run = train(more, out_dir=adir, resume=True)
     m = measure(adir, out / "runs", f"{args.preset}_alpha{alpha}")
@@ -140,6 +146,7 @@ def alpha_row(args, alpha: float, out: Path) -> dict:
         "final_test_acc": run.history[-1]["test_acc"],
         "final_test_loss": run.history[-1]["test_loss"],
         "clean": run.history[-1]["test_loss"] < args.clean_loss,
+        "min_extra_epochs": args.min_extra_epochs,
         "max_test_loss_after_grok": max(
             (r["test_loss"] for r in run.history if grok_alpha and r["epoch"] >= grok_alpha),
             default=None,
@@ -210,6 +217,12 @@ def main(argv=None) -> int:
         type=int,
         default=8000,
         help="alpha sweep: at most this many epochs trained on after reaching the target",
+    )
+    ap.add_argument(
+        "--min-extra-epochs",
+        type=int,
+        default=0,
+        help="alpha sweep: train at least this many epochs after reaching the target",
     )
     ap.add_argument(
         "--clean-loss",

@@ -129,7 +129,7 @@ def _plot_spectrum(freq, path, title, baseline=None):
     ax.axhline(freq["threshold"], color="k", ls="--", lw=1, label="threshold")
     ax.set_xlabel("frequency k")
     ax.set_ylabel("norm of the embedding at k")
-    ax.set_title(f"{title}: active {list(freq['frequencies'])}", fontsize=9)
+    ax.set_title(f"{title}: active {[int(k) for k in freq['frequencies']]}", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
