@@ -31,8 +31,11 @@ def train_dense(cfg, run_dir: Path, every: int):
 def run_parts(parts: dict, args, out: Path) -> int:
     """Run ``parts[name](args, out)`` for each name in ``args.only``; write ``<name>.json``
     (the part's result plus ``part``, ``full`` and ``wall_seconds``) to ``out``, then delete
-    the run directories under ``out/runs`` (checkpoints are not committed)."""
+    the run directories this call created under ``out/runs`` (checkpoints are not committed;
+    another script running into the same ``out`` keeps its own)."""
     out.mkdir(parents=True, exist_ok=True)
+    runs = out / "runs"
+    before = set(runs.iterdir()) if runs.is_dir() else set()
     for part in args.only:
         print(f"{part} ...", flush=True)
         t0 = time.perf_counter()
@@ -40,5 +43,9 @@ def run_parts(parts: dict, args, out: Path) -> int:
         result["wall_seconds"] = round(time.perf_counter() - t0, 1)
         (out / f"{part}.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
         print(f"{part}: {result['wall_seconds']} s -> {out / (part + '.json')}", flush=True)
-    shutil.rmtree(out / "runs", ignore_errors=True)
+    if runs.is_dir():
+        for path in set(runs.iterdir()) - before:
+            shutil.rmtree(path, ignore_errors=True)
+        if not any(runs.iterdir()):
+            runs.rmdir()
     return 0

@@ -4,6 +4,7 @@
     python docs/reproductions/gromov.py --only fig6 fig3      # some parts
     python docs/reproductions/gromov.py --only fig1_paper     # Fig. 1 at the paper's size (~12 min)
     python docs/reproductions/gromov.py --only fig3_paper     # Fig. 3 at the paper's size
+    python docs/reproductions/gromov.py --only fig4b_gd       # Fig. 4b's GD curve (p = 97)
     python docs/reproductions/gromov.py --full                # the paper's sizes (use a GPU)
 
 Each part writes ``<part>.json`` (its numbers, the configs, seeds and wall time) and ``<part>.png``
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from _common import run_parts, train_dense
 
-PARTS = ("fig1", "fig3", "fig4b", "fig6", "appd", "fig1_paper", "fig3_paper")
+PARTS = ("fig1", "fig3", "fig4b", "fig6", "appd", "fig1_paper", "fig3_paper", "fig4b_gd")
 OUT = Path(__file__).parent / "results" / "gromov"
 
 
@@ -298,6 +299,76 @@ def fig4b(args, out: Path) -> dict:
     fig.savefig(out / "fig4b.png", dpi=120)
     plt.close(fig)
     return {"p": p, "alpha": 0.5, "seeds": seeds, "analytic_seeds": 5, "rows": rows}
+
+
+def fig4b_gd(args, out: Path) -> dict:
+    """The GD curve of Gromov Fig. 4b: add mod 97, alpha = 0.5, full-batch GD with lr 500 N/128
+    (the scaling of our GD sweeps, docs/sweeps.md; 2000 at N = 512 is the ``gromov-gd`` preset),
+    the first seed only, until test accuracy >= 99 % or 10 000 epochs (~25 min on one thread).
+    Redraws ``fig4b.png`` with the AdamW and analytic curves of ``fig4b.json`` when present."""
+    import json
+
+    from trained import TrainConfig, train
+
+    p = 97
+    widths = [16, 32, 64, 128, 256, 512]
+    seed = args.seeds[0]
+    rows = []
+    for N in widths:
+        cfg = TrainConfig(
+            model="mlp", task="add", p=p, width=N, alpha=0.5, loss="mse", optimizer="gd",
+            lr=500.0 * N / 128, weight_decay=0.0, max_epochs=10000, eval_every=100,
+            target_acc=0.99, seed=seed, device=args.device,
+        )  # fmt: skip
+        t0 = time.perf_counter()
+        run = train(cfg)
+        rows.append(
+            {
+                "width": N,
+                "lr": cfg.lr,
+                "gd_final_test_acc": run.history[-1]["test_acc"],
+                "gd_grok_epoch": run.grok_epoch(0.99),
+                "gd_epochs": run.epochs,
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
+        print(f"  fig4b_gd N={N}: GD {rows[-1]['gd_final_test_acc']:.3f} at epoch {run.epochs}",
+              flush=True)  # fmt: skip
+    adamw_path = out / "fig4b.json"
+    if adamw_path.exists():
+        _plot_fig4b_all(json.loads(adamw_path.read_text())["rows"], rows, out / "fig4b.png", p)
+    return {"p": p, "alpha": 0.5, "seed": seed, "rows": rows}
+
+
+def _plot_fig4b_all(adamw_rows, gd_rows, path, p):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    W = [r["width"] for r in adamw_rows]
+    for key, label, marker in (
+        ("analytic_per_seed", "analytic (random phases, eq. 6-7)", "o"),
+        ("adamw_final_test_acc", "AdamW (gromov preset)", "s"),
+    ):
+        vals = [np.asarray(r[key]) for r in adamw_rows]
+        ax.plot(W, [v.mean() for v in vals], marker=marker, label=label)
+        ax.fill_between(W, [v.min() for v in vals], [v.max() for v in vals], alpha=0.2)
+    ax.plot(
+        [r["width"] for r in gd_rows],
+        [r["gd_final_test_acc"] for r in gd_rows],
+        marker="^",
+        label="GD (lr 500 N/128, to 99 % or 10 000 epochs)",
+    )
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("width N")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"Gromov Fig. 4b: add mod {p}, alpha = 0.5")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def fig6(args, out: Path) -> dict:
