@@ -26,12 +26,12 @@ from ._data import make_dataset
 from ._models import forward, init_weights, make_inputs, mlp_scale
 from ._optim import BatchedOptimizer, apply_batched_step
 from ._train import (
-    CKPT_DIR,
     METRICS_NAME,
     STATE_DIR,
     Run,
     _ckpt_name,
     _is_checkpoint_epoch,
+    _load_checkpoint,
     _refuse_pickles,
     _rewrite_metrics,
     _save_checkpoint,
@@ -305,11 +305,11 @@ def train_ensemble(
     while True:
         if manual is not None:
             logits, sample_loss, grads = manual(W["W1"].detach(), W["W2"].detach())
-            member_loss = (sample_loss * wts_t).sum(1)
+            member_loss = (sample_loss * wts_t).sum(1)  # (S,)
         else:
             logits = forward(cfg, W, batch_tr)  # (S, B, p)
             sample_loss = per_sample_loss(logits, y_tr)
-            member_loss = (sample_loss * wts_t).sum(1)  # (S,)
+            member_loss = (sample_loss * wts_t).sum(1)
             grads = torch.autograd.grad(member_loss.sum(), params)
         finite = torch.isfinite(member_loss).tolist()
         for s in range(S):
@@ -501,16 +501,11 @@ def _resume_members(
     states = {}
     for s in live:
         d = run_dirs[s]
-        weights = load_weights(d / CKPT_DIR / _ckpt_name(start))
-        for k in names:
-            if tuple(weights[k].shape) != tuple(W[k].shape[1:]):
-                raise ValueError(
-                    f"checkpoint {start} of {d}: weight {k!r} has shape {weights[k].shape}; "
-                    f"expected {tuple(W[k].shape[1:])}"
-                )
-            with torch.no_grad():
+        # the single run's loader: names, shapes and dtype checked, sidecar required
+        weights, states[s] = _load_checkpoint(d, start, {k: W[k][s] for k in names})
+        with torch.no_grad():
+            for k in names:
                 W[k][s].copy_(torch.from_numpy(weights[k]))
-        states[s] = load_weights(d / STATE_DIR / _ckpt_name(start))
         histories[s][:] = records_before(histories[s], start, cfgs[0])
         _rewrite_metrics(d, histories[s])
     return start, _restore_state(opt, names, states, S, start)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import time
@@ -49,3 +50,23 @@ def run_parts(parts: dict, args, out: Path) -> int:
         if not any(runs.iterdir()):
             runs.rmdir()
     return 0
+
+
+def reproduction_parser(doc: str, parts, full_help: str) -> argparse.ArgumentParser:
+    """The reproduction scripts' shared options: ``--only PART ...`` and ``--full``."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--only", nargs="+", choices=parts, default=list(parts))
+    ap.add_argument("--full", action="store_true", help=full_help)
+    return ap
+
+
+def run_main(ap, argv, parts: dict, out_default: Path, full_name: str) -> int:
+    """Add ``--device`` and ``--out``, parse ``argv`` and run the chosen parts into ``--out``
+    (default ``out_default``; with ``--full``, its sibling ``full_name``)."""
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--out", default=None, help=f"results folder (default {out_default})")
+    args = ap.parse_args(argv)
+    out = Path(args.out) if args.out else out_default
+    if args.full and not args.out:
+        out = out.with_name(full_name)
+    return run_parts(parts, args, out)

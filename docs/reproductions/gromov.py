@@ -21,14 +21,13 @@ paper's p = 97, N = 512, alpha = 0.5.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import run_parts, train_dense
+from _common import reproduction_parser, run_main, train_dense
 
 PARTS = ("fig1", "fig3", "fig4b", "fig6", "appd", "fig1_paper", "fig3_paper", "fig4b_gd")
 OUT = Path(__file__).parent / "results" / "gromov"
@@ -442,17 +441,9 @@ def appd(args, out: Path) -> dict:
 
 # ---------------------------------------------------------------------------------------------
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
-    ap.add_argument("--full", action="store_true", help="the paper's sizes (for a GPU)")
+    ap = reproduction_parser(__doc__, PARTS, "the paper's sizes (for a GPU)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--out", default=None, help=f"results folder (default {OUT})")
-    args = ap.parse_args(argv)
-    out = Path(args.out) if args.out else OUT
-    if args.full and not args.out:
-        out = out.with_name("gromov_full")
-    return run_parts({name: globals()[name] for name in PARTS}, args, out)
+    return run_main(ap, argv, {name: globals()[name] for name in PARTS}, OUT, "gromov_full")
 
 
 if __name__ == "__main__":

@@ -19,13 +19,12 @@ docs/reproductions/results/transformer/):
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import run_parts, train_dense
+from _common import reproduction_parser, run_main, train_dense
 
 PARTS = ("nanda", "miiii")
 OUT = Path(__file__).parent / "results" / "transformer"
@@ -207,9 +206,7 @@ def miiii(args, out: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
-    ap.add_argument("--full", action="store_true", help="the papers' presets (for a GPU)")
+    ap = reproduction_parser(__doc__, PARTS, "the papers' presets (for a GPU)")
     ap.add_argument("--epochs", type=int, default=None, help="override the epoch budget")
     ap.add_argument(
         "--nanda-preset",
@@ -217,13 +214,7 @@ def main(argv=None) -> int:
         choices=["nanda", "nanda-cpu"],
         help="nanda: Nanda's setting (default); nanda-cpu: plus the Grokfast EMA filter",
     )
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--out", default=None, help=f"results folder (default {OUT})")
-    args = ap.parse_args(argv)
-    out = Path(args.out) if args.out else OUT
-    if args.full and not args.out:
-        out = out.with_name("transformer_full")
-    return run_parts({name: globals()[name] for name in PARTS}, args, out)
+    return run_main(ap, argv, {name: globals()[name] for name in PARTS}, OUT, "transformer_full")
 
 
 if __name__ == "__main__":
