@@ -376,6 +376,7 @@ class _BatchedMLPGrad:
         self.cfg, self.S, self.B, self.p = cfg, S, B, p
         self.scale = float(mlp_scale(cfg))
         self.y, self.wts = y, wts[..., None]  # (S, B), (S, B, 1)
+        self.minus_one = torch.full_like(self.wts, -1.0)  # subtracts the one-hot target
         self.target = F.one_hot(y, p).float() if cfg.loss != "cross_entropy" else None
         empty = dict(dtype=torch.float32, device=n.device)
         self.h = torch.empty(S * B, width, **empty)
@@ -409,7 +410,7 @@ class _BatchedMLPGrad:
             logp = torch.log_softmax(z, -1)
             loss = -logp.gather(-1, self.y[..., None])[..., 0]
             delta = logp.exp_()
-            delta.scatter_add_(-1, self.y[..., None], torch.full_like(self.wts, -1.0))
+            delta.scatter_add_(-1, self.y[..., None], self.minus_one)
         else:
             delta = z - self.target
             loss = (delta * delta).mean(-1)
