@@ -2,7 +2,7 @@
 
 Gromov (2023) Claim I (eq. 6-7), Claim II and the Corollary, App. A (complex weights),
 App. B (other activations), App. D (other tasks); the `exact` phase design and the zero
-neuron for mul/div are this project's (shared/DESIGN.md), proved in :mod:`closedform.proof`.
+neuron for mul/div are this library's (docs/conventions.md), proved in :mod:`closedform.proof`.
 """
 
 from __future__ import annotations

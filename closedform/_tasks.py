@@ -2,7 +2,7 @@
 
 Every task carries two independent descriptions: ``table`` computed directly from its
 definition (n + m, n * m, ...), and the decomposition (f1, f2, F, M) that the closed-form
-networks are built from (shared/DESIGN.md, "Task"; Gromov Claim II and Corollary).
+networks are built from (docs/conventions.md, "Tasks"; Gromov Claim II and Corollary).
 Tests check that the two agree.
 """
 
@@ -145,7 +145,7 @@ def get_task(name: str, p: int, **params) -> Task:
 
     Notes
     -----
-    Decompositions (shared/DESIGN.md; Gromov Claim II, Corollary and App. D):
+    Decompositions (docs/conventions.md; Gromov Claim II, Corollary and App. D):
 
     ============= ===== ========= ========== ============
     task          M     f1(n)     f2(m)      F(s)

@@ -1,4 +1,4 @@
-"""Fourier conventions of the project (shared/DESIGN.md, "Fourier"), in one place.
+"""Fourier conventions of the project (docs/conventions.md, "Fourier"), in one place.
 
 For a vector w over Z_M, c_k = sum_n w_n e^{-2 pi i k n / M} (numpy.fft). A pure wave
 A cos(2 pi k n / M + phi) has c_k = (M A / 2) e^{i phi} for 0 < k < M/2, so phi = arg c_k and
@@ -198,7 +198,7 @@ def to_inner_domain(w, task, block: str) -> np.ndarray:
     """Reindex the last axis of ``w`` (length p) to the task's inner variable in Z_M.
 
     The closed-form weights are pure waves in f1(n), f2(m) and r = F^{-1}(q), not in n, m, q
-    (shared/DESIGN.md: "weights of log-domain tasks are reindexed to the task's domain before
+    (docs/conventions.md: "weights of log-domain tasks are reindexed to the task's domain before
     any transform"). Reindexing makes their phases those of Gromov eq. 6-7 / Claim II.
 
     Parameters

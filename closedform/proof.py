@@ -113,7 +113,7 @@ def exactness_certificate(phase_set=None) -> ExactnessCertificate:
     ----------
     phase_set : list of (phi1, phi2), optional
         Exact sympy numbers (e.g. rational multiples of pi). Default: the exact scheme's six
-        pairs (2 pi j/6, 2 pi 4j/6), j = 0..5 (shared/DESIGN.md). phi3 = phi1 + phi2 (eq. 12).
+        pairs (2 pi j/6, 2 pi 4j/6), j = 0..5 (docs/conventions.md). phi3 = phi1 + phi2 (eq. 12).
 
     Returns
     -------

@@ -2,8 +2,8 @@
 
 Spectra, IPR (Gromov eq. 28-29), neuron phases and the phase residual (Gromov Fig. 3), fit
 errors and the idealized network, low rank and frequency ablations (Rangamani), Syrkis's
-embedding measures, scorecards, figures and reports. Conventions: shared/DESIGN.md and
-docs/compare.md. Importing this package never loads torch or matplotlib.
+embedding measures, scorecards, figures and reports. Conventions: docs/conventions.md
+and docs/compare.md. Importing this package never loads torch or matplotlib.
 """
 
 from ._ablation import (

@@ -46,7 +46,7 @@ def mlp_fit_errors(W1, W2, task) -> np.ndarray:
     ndarray, shape (N, 3)
         Columns n-block, m-block, readout: sqrt(1 - E_k* / E) with E_k* the energy at the
         dominant frequency (k and M - k together) and E the block's total energy
-        (shared/DESIGN.md, "Fit error"); NaN for an all-zero block.
+        (docs/conventions.md, "Fit error"); NaN for an all-zero block.
 
     Examples
     --------

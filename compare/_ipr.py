@@ -34,7 +34,7 @@ def ipr(W, r: float = 2) -> np.ndarray:
 
     Notes
     -----
-    Per block with rfft magnitudes, as in the Gromov group's code (shared/DESIGN.md, "IPR").
+    Per block with rfft magnitudes, as in the Gromov group's code (docs/conventions.md, "IPR").
     Invariant under scaling a row and circularly shifting it (shifts only change phases).
 
     Examples
@@ -80,7 +80,7 @@ def mlp_ipr(W1, W2, task=None, r: float = 2) -> dict:
         Readout.
     task : closedform.Task, optional
         When given, each block is first reindexed to the task's inner variable where the map is
-        a bijection (mul/div: discrete log; shared/DESIGN.md). For add it changes nothing.
+        a bijection (mul/div: discrete log; docs/conventions.md). For add it changes nothing.
     r : float >= 1
 
     Returns

@@ -40,7 +40,7 @@ class NeuronPhases:
     A1, A2, A3 : ndarray, shape (N,)
         Amplitudes of the fits.
     fit_error : ndarray, shape (N, 3)
-        Relative residual sqrt(1 - energy share) of each block's fit (shared/DESIGN.md).
+        Relative residual sqrt(1 - energy share) of each block's fit (docs/conventions.md).
     agree : ndarray of bool, shape (N,)
         Whether the three blocks share one dominant frequency.
     """
@@ -199,7 +199,7 @@ def phase_residual(phases, phi2=None, phi3=None, *, mask=None) -> PhaseResidual:
 
     Notes
     -----
-    The analytic neuron has phi3 = phi1 + phi2 (shared/DESIGN.md), so delta = 0 and R = 1.
+    The analytic neuron has phi3 = phi1 + phi2 (docs/conventions.md), so delta = 0 and R = 1.
     R = |(1/n) sum_j exp(i delta_j)|; the Rayleigh p-value uses Zar's approximation
     exp(sqrt(1 + 4n + 4(n^2 - (nR)^2)) - (1 + 2n)) (chi-square limit 2nR^2 ~ chi2_2, scipy, for
     n > 1000).

@@ -87,7 +87,7 @@ def scorecard_rows(card: dict, theory: dict | None = None) -> list[tuple[str, st
         theory = card.get("theory")
     spec = [
         ("accuracy (all pairs)", ("accuracy",), "Gromov eq. 1-2"),
-        ("idealized accuracy (neurons -> cosine fits)", ("idealized_accuracy",), "DESIGN fit"),
+        ("idealized accuracy (neurons -> cosine fits)", ("idealized_accuracy",), "docs/conventions.md"),
         ("key frequencies (MLP: readout; else W_E)", ("frequencies", "key"), "Rangamani Fig. 2"),
         ("number of key frequencies", ("frequencies", "n_key"), "Rangamani Fig. 2"),
         ("mean IPR_2, n-block", ("ipr", "n"), "Gromov eq. 28-29"),
@@ -98,10 +98,10 @@ def scorecard_rows(card: dict, theory: dict | None = None) -> list[tuple[str, st
         ("phase residual circular mean (rad)", ("phase", "circular_mean"), "Gromov Fig. 3"),
         ("Rayleigh p-value", ("phase", "rayleigh_p"), "Gromov Fig. 3"),
         ("share of neurons whose blocks agree on k", ("phase", "share_agree"), "Gromov Fig. 3"),
-        ("median fit error, n-block", ("fit_error", "n"), "DESIGN fit"),
-        ("median fit error, m-block", ("fit_error", "m"), "DESIGN fit"),
-        ("median fit error, readout", ("fit_error", "out"), "DESIGN fit"),
-        ("energy-weighted fit error, all blocks", ("fit_error", "energy_weighted"), "DESIGN fit"),
+        ("median fit error, n-block", ("fit_error", "n"), "docs/conventions.md"),
+        ("median fit error, m-block", ("fit_error", "m"), "docs/conventions.md"),
+        ("median fit error, readout", ("fit_error", "out"), "docs/conventions.md"),
+        ("energy-weighted fit error, all blocks", ("fit_error", "energy_weighted"), "docs/conventions.md"),
         ("minimal rank W1 (full accuracy)", ("low_rank", "W1", "rank"), "Rangamani Fig. 3"),
         ("energy share at that rank, W1", ("low_rank", "W1", "energy_share"), "Rangamani Fig. 3"),
         ("accuracy of W1's complement", ("low_rank", "W1", "accuracy_complement"), "Rangamani"),
@@ -124,7 +124,7 @@ def scorecard_rows(card: dict, theory: dict | None = None) -> list[tuple[str, st
             continue
         rows.append((label, _fmt(theory_v), _fmt(trained_v), ref))
     if _get(card, "phase", "not_applicable"):
-        rows.append(("phases", "n/a", card["phase"]["not_applicable"], "DESIGN"))
+        rows.append(("phases", "n/a", card["phase"]["not_applicable"], "Gromov Fig. 3"))
     for key in ("positional_correlation",):
         if key in card:
             rows.append((key.replace("_", " "), "n/a", _fmt(card[key]), "Syrkis Fig. 7"))
@@ -145,7 +145,7 @@ def _markdown(title: str, rows, figures: list[tuple[str, str]], card: dict) -> s
     lines.append(
         f"Task **{meta.get('task', {}).get('name')}** mod p = {meta.get('p')}, model "
         f"{meta.get('model')} ({meta.get('source') or 'unknown source'}). The theory column is the "
-        "exact analytic network (shared/DESIGN.md); see docs/compare.md for each measure."
+        "exact analytic network (docs/conventions.md); see docs/compare.md for each measure."
     )
     lines += ["", "| measure | theory (analytic) | this network | reference |", "|---|---|---|---|"]
     for label, theory, trained, ref in rows:

@@ -139,7 +139,7 @@ def ipr_series(model_dir, r: float = 2) -> dict:
 
 
 def phase_series(model_dir) -> dict:
-    """Phase alignment over the checkpoint series of an MLP (DESIGN: "phase alignment over time").
+    """Phase alignment over the checkpoint series of an MLP (Gromov Fig. 3 at every checkpoint).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Fourier spectra of weights and activations, single-frequency wave fits and key frequencies.
 
-Conventions of shared/DESIGN.md ("Fourier"): c_k = sum_n w_n exp(-2 pi i k n / M) (numpy.fft),
+Conventions of docs/conventions.md ("Fourier"): c_k = sum_n w_n exp(-2 pi i k n / M) (numpy.fft),
 a wave A cos(2 pi k n / M + phi) has c_k = (M A / 2) e^{i phi}; k and M - k are one wave and are
 reported as k in 1..floor(M/2).
 """
@@ -208,7 +208,7 @@ class WaveFit:
 
 
 def wave_fit(W) -> WaveFit:
-    """Fit every row of ``W`` by its dominant Fourier wave (shared/DESIGN.md, "Fit error").
+    """Fit every row of ``W`` by its dominant Fourier wave (docs/conventions.md, "Fit error").
 
     Parameters
     ----------

@@ -104,7 +104,7 @@ PRESETS: dict[str, tuple[dict, str]] = {
         "Gromov 2023 eq. 1-2 (mean field, N(0,1) init, output x 2/N, quadratic, MSE on one-hot "
         "targets), p=97, N=512, alpha=0.5; AdamW lr 1e-2, betas (0.9, 0.98) as in the Gromov "
         "group's code (d-doshi/Grokking utils/optimization.py), torch's default weight decay "
-        "0.01. Groks at epoch ~420-430 (issue 3's reference figure: 430).",
+        "0.01. Groks at epoch ~420-430.",
     ),
     "gromov-code": (
         dict(
@@ -117,7 +117,7 @@ PRESETS: dict[str, tuple[dict, str]] = {
         "The Gromov group's own scripts (d-doshi/Grokking: utils/models.py fcn, "
         "Training_scripts/phase_diagrams_wd.py): both weights N(0, (0.5/(2N)^(1/3))^2), no "
         "output scale, MSE, AdamW lr 1e-2, betas (0.9, 0.98), weight decay 5; p=97, N=512, "
-        "alpha=0.5. Groks at epoch ~40 (issue 3's reference figure: 41).",
+        "alpha=0.5. Groks at epoch ~40.",
     ),
     "gromov-gd": (
         dict(_MLP_BASE, optimizer="gd", lr=2000.0, weight_decay=0.0, alpha=0.49, max_epochs=100000),

@@ -2,7 +2,7 @@
 
 Prints the achieved GFLOP/s of the chunked evaluation (2 N p^3 flops for the readout matmul,
 the dominant cost) beside this machine's own float32 matmul rate, measured in the same
-process on the same shapes, and the peak memory. Target (issue 2): >= 50 % of the matmul
+process on the same shapes, and the peak memory. Target: >= 50 % of the matmul
 rate with < 2 GB peak memory.
 
     python docs/benchmarks/bench_closedform.py [--p 1009] [--width 1024] [--repeat 3]

@@ -114,7 +114,7 @@ def _sync(device):
 
 class NandaTransformer(torch.nn.Module):
     """Nanda et al.'s one-layer transformer as written (einsums over all positions; no biases,
-    no LayerNorm, as the issue's architecture), reading the last position."""
+    no LayerNorm, as in Nanda et al. 2023), reading the last position."""
 
     def __init__(self, p, d, heads, d_mlp, gen):
         super().__init__()
@@ -210,7 +210,7 @@ def main():
     ap.add_argument(
         "--mlp-preset",
         default="mlp-cpu",
-        help="MLP preset (AdamW): mlp-cpu, gromov (issue's 430-epoch reference), gromov-code (41)",
+        help="MLP preset (AdamW): mlp-cpu, gromov (groks at ~430), gromov-code (41)",
     )
     ap.add_argument("--no-transformer", action="store_true")
     ap.add_argument("--grok-transformer", action="store_true")

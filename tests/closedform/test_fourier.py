@@ -1,4 +1,4 @@
-"""Fourier conventions (shared/DESIGN.md) as identities."""
+"""Fourier conventions (docs/conventions.md) as identities."""
 
 import numpy as np
 import pytest

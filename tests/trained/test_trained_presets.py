@@ -31,14 +31,14 @@ def test_nanda_preset_is_nanda():
 
 def test_gromov_code_preset_groks_at_the_reference_epoch():
     """The Gromov group's setup (d-doshi/Grokking: fcn init, AdamW lr 1e-2, betas (0.9, 0.98),
-    weight decay 5, MSE) groks add mod 97 at epoch 41 in issue 3's reference loop."""
+    weight decay 5, MSE) groks add mod 97 at epoch 41 in the group's reference loop."""
     run = train(TrainConfig(model="mlp", preset="gromov-code", eval_every=1, device="cpu"))
     assert run.stopped == "target" and 35 <= run.grok_epoch() <= 50
 
 
 @pytest.mark.slow
 def test_gromov_preset_groks_at_the_reference_epoch():
-    """Gromov eq. 1-2 (mean field) with AdamW lr 1e-2, betas (0.9, 0.98): issue 3's reference
+    """Gromov eq. 1-2 (mean field) with AdamW lr 1e-2, betas (0.9, 0.98): the reference
     loop groks at epoch 430 (we measured 423-424 for seeds 0-1)."""
     run = train(TrainConfig(model="mlp", preset="gromov", eval_every=1, device="cpu"))
     assert run.stopped == "target" and 380 <= run.grok_epoch() <= 480
