@@ -536,7 +536,7 @@ def analytic_rnn(
     >>> net.weights["W_hh"].shape, net.accuracy()
     ((256, 256), 1.0)
     >>> net.width_per_frequency, net.certificate()["certified"]
-    ({'A': 2, 'B': 64, 'C': 64}, True)
+    ({'A': 2, 'B': 63, 'C': 63}, True)
     """
     if not isinstance(task, Task):
         raise TypeError(f"`task` must be a closedform.Task; got {type(task).__name__}")
@@ -551,7 +551,7 @@ def analytic_rnn(
     gain = _check_float("gain", gain, 0.0, 4.0, allow_zero=False)
     if hidden_norm not in _HIDDEN_NORMS:
         raise ValueError(f"`hidden_norm` must be one of {_HIDDEN_NORMS}; got {hidden_norm!r}")
-    p, M = task.p, task.M
+    M = task.M
     if M < 2:
         raise ValueError(
             f"task {task.name!r} has M = {M}: Z_M has no non-constant wave to build from "
@@ -587,7 +587,7 @@ def analytic_rnn(
     for a in _ALPHA_LADDER if alpha is None else (alpha,):
         lat, beta = _design(J, a, gain, bias)
         meta = _certificate(task, ks, amplitudes, a, beta, gain, lat, zero)
-        if meta["ideal_margin"] >= _ALPHA_SAFETY * meta["required_margin"]:
+        if meta["certified"] and meta["ideal_margin"] >= _ALPHA_SAFETY * meta["required_margin"]:
             break
     alpha = a
     phases = _phase_table(lat)
