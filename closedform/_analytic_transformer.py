@@ -48,6 +48,22 @@ def _exact_ok(J: int, M: int) -> bool:
     return J >= 3 and J % M == 0
 
 
+def _self_cancelling(J: int) -> bool:
+    """Odd J >= 5: Σ_j cos(2φ_j + x) cos(φ_j + y) = 0 for φ_j = 2π j / J (harmonics 1, 3)."""
+    return J % 2 == 1 and J >= 5
+
+
+def _choose_neurons(budget: int, M: int) -> int:
+    """Default J <= budget: exact if a multiple of M fits, else approximate; among those the
+    largest whose phases cancel ReLU's linear half by themselves, else the largest."""
+    exact = [J for J in range(M, budget + 1, M) if _exact_ok(J, M)]
+    if exact:
+        odd = [J for J in exact if _self_cancelling(J)]
+        return max(odd) if odd else max(exact)
+    odd = [J for J in (budget, budget - 1) if _self_cancelling(J) and _approximate_ok(J, M)]
+    return odd[0] if odd else budget
+
+
 def min_neurons_per_frequency(M: int) -> int:
     """Fewest MLP neurons per frequency for which the construction is provably exact in argmax.
 
@@ -114,11 +130,15 @@ class AnalyticTransformer:
     frequencies : ndarray of int
         The key frequencies k (mod M), one block of neurons each.
     neurons_per_frequency : int
-        J: neuron j of a block has phase φ_j = π j / J.
+        J: neuron j of a block has phase φ_j = 2π j / J for odd J >= 5, else π j / J (the
+        same set modulo π).
     scheme : {'exact', 'approximate'}
         'exact' when M divides J (the logits are then exactly a positive multiple of
         Σ_k |cos δ_k| cos(ω_k (s − r))); else 'approximate' with the alias bound
         :attr:`alias_error` (correct argmax proved all the same).
+    linear_half : {'phases', 'unembedding'}
+        What removes the linear half u/2 of ReLU(u): the phases themselves (odd J >= 5), or
+        W_U reading the attention output's coordinates with the opposite sign.
     attention : {'uniform', 'positional'}
     attention_scale : float
         L, the score gap of a positional head (unused by uniform attention).
@@ -140,6 +160,7 @@ class AnalyticTransformer:
     frequencies: np.ndarray
     neurons_per_frequency: int
     scheme: str
+    linear_half: str
     attention: str
     attention_scale: float
     scale: float
@@ -202,6 +223,7 @@ class AnalyticTransformer:
             "frequencies": [int(k) for k in self.frequencies],
             "neurons_per_frequency": self.neurons_per_frequency,
             "scheme": self.scheme,
+            "linear_half": self.linear_half,
             "attention": self.attention,
             "attention_scale": self.attention_scale,
             "scale": self.scale,
@@ -458,17 +480,19 @@ def analytic_transformer(
         A task of the analytic class whose outer map F is invertible (every task but
         ``square_of_sum``; custom tasks with an injective F).
     frequencies : int array, optional
-        Key frequencies k (distinct modulo ±M, none a multiple of M). Default: the first
-        min(5, fit) integers in 1..⌊M/2⌋ coprime with M, ``fit`` being the most these shapes
+        Key frequencies k (distinct modulo ±M, none a multiple of M). Default:
+        :func:`default_frequencies` (M, min(5, fit)), ``fit`` being the most these shapes
         hold.
     d_model, heads, d_mlp : int
         The trained model's shapes (Nanda et al. 2023: 128, 4, 512); d_model % heads == 0.
     activation : {'relu'}
         The trained transformer's MLP is ReLU; no other activation is built.
     neurons_per_frequency : int, optional
-        J, MLP neurons per frequency (phases φ_j = π j / J, j < J). A multiple of M is exact;
-        any J >= :func:`min_neurons_per_frequency` is provably correct. Default: the largest
-        multiple of M that fits d_mlp, else d_mlp // len(frequencies).
+        J, MLP neurons per frequency. A multiple of M is exact; any
+        J >= :func:`min_neurons_per_frequency` is provably correct. Default: the largest
+        multiple of M that fits d_mlp, else d_mlp // len(frequencies); in both cases an odd
+        J >= 5 is preferred (one neuron less at most, or a smaller odd multiple of M): its
+        phases cancel ReLU's linear half by themselves.
     attention : {'auto', 'uniform', 'positional'}
         'uniform': W_Q = W_K = 0, every head averages the three positions (needs f1 = f2 and
         M odd). 'positional': head pairs score position 0 (resp. 1) L higher than the others
@@ -481,7 +505,9 @@ def analytic_transformer(
         copy; the logits do not depend on L.
     scale : float
         Factor on W_E, W_in, W_out and the readout of W_U: the logits and the margin scale
-        as scale⁴ (scale ≈ 0.3 gives entries of the size of trained weights, 1/√d_model).
+        as scale⁴. At scale 1, ‖W_in‖ = ‖W_out‖ = √(K J), which is the norm of the trained
+        initialisation N(0, 1/d_model), √d_mlp, when K J ≈ d_mlp; ‖W_E‖ = scale √(K p)
+        matches its √(p + 1) at scale = 1/√K.
 
     Returns
     -------
@@ -501,10 +527,11 @@ def analytic_transformer(
     -----
     With attention output w_k = e^{iω f1(n)} + e^{iω (f2(m) + τ)} = 2 cos δ e^{iθ} on two
     residual coordinates per frequency (θ = ω (s + τ) / 2, δ = ω (f1 − f2 − τ) / 2,
-    ω = 2π k / M), neuron j computes 2 cos δ cos(θ + φ_j) (times scale²). ReLU(u) =
-    (u + |u|) / 2; W_U cancels the linear half exactly on the coordinates of w, and the
-    readout cos(2φ_j + ω (r + τ)) of the even half extracts the second harmonic of
-    |cos(θ + φ)|, a_1 = 4 / (3π):
+    ω = 2π k / M), neuron j computes u_j = 2 cos δ cos(θ + φ_j) (times scale²). ReLU(u) =
+    (u + |u|) / 2. Read out with cos(2φ_j + ω (r + τ)), the linear half sums to zero over
+    φ_j = 2π j / J for odd J >= 5 (only harmonics 1 and 3 of φ_j appear); for other J
+    (φ_j = π j / J) W_U cancels it exactly on the coordinates of w. The even half |u_j|
+    gives the second harmonic of |cos(θ + φ)|, a_1 = 4 / (3π):
 
         logit(F(r)) = scale⁴ Σ_k |cos δ_k| (J / 2) [a_1 cos(ω_k (s − r)) + e_k(r)],
 
@@ -522,7 +549,7 @@ def analytic_transformer(
     >>> from closedform import get_task
     >>> net = analytic_transformer(get_task("add", 113), [35, 33, 9, 48, 25])
     >>> net.weights["W_E"].shape, net.neurons_per_frequency, net.scheme
-    ((128, 114), 102, 'approximate')
+    ((128, 114), 101, 'approximate')
     >>> analytic_transformer(get_task("sub", 13), [3]).accuracy()
     1.0
     """
@@ -605,13 +632,9 @@ def analytic_transformer(
     K = len(k)
     _check_separation(task, k, two_tau)
 
-    if neurons_per_frequency is None:
-        J = (d_mlp // K) // M * M
-        if not _exact_ok(J, M):
-            J = d_mlp // K
-    else:
-        J = neurons_per_frequency
+    J = _choose_neurons(d_mlp // K, M) if neurons_per_frequency is None else neurons_per_frequency
     scheme = "exact" if _exact_ok(J, M) else "approximate"
+    linear_half = "phases" if _self_cancelling(J) else "unembedding"
 
     # residual layout: [sum | mlp_out (= m-token waves when 'own') | zero | positions]
     S = np.arange(2 * K)
@@ -682,8 +705,11 @@ def analytic_transformer(
                 W_Q[h, 0, P[2]] = q
                 W_K[h, 0, P[pos]] = q
 
-    # MLP: neuron j of block i reads Re(e^{iφ_j} w_i), writes (cos 2φ_j, −sin 2φ_j) to O_i
-    phi = np.pi * np.arange(J) / J
+    # MLP: neuron j of block i reads Re(e^{iφ_j} w_i), writes (cos 2φ_j, −sin 2φ_j) to O_i.
+    # Odd J >= 5: φ_j = 2π j / J, the same phases as π j' / J modulo π (j' = 2j mod J), and
+    # the readout's first and third harmonics sum to zero over them, so ReLU's linear half
+    # cancels by itself. Otherwise φ_j = π j / J and W_U cancels it.
+    phi = (2 if linear_half == "phases" else 1) * np.pi * np.arange(J) / J
     for i in range(K):
         rows = i * J + np.arange(J)
         W_in[rows, S[2 * i]] = scale * np.cos(phi)
@@ -694,9 +720,10 @@ def analytic_transformer(
         ang = omega[i] * (np.arange(M) + tau)
         W_U[O[2 * i], task.F] = scale * np.cos(ang)
         W_U[O[2 * i + 1], task.F] = scale * np.sin(ang)
-    R = W_U.T @ W_out  # (p, d_mlp): the effective readout of the neurons
-    # cancel the linear half of ReLU(u) = u/2 + |u|/2 through the coordinates the MLP reads
-    W_U[S] = -0.5 * (R @ W_in[:, S]).T
+    if linear_half == "unembedding":
+        R = W_U.T @ W_out  # (p, d_mlp): the effective readout of the neurons
+        # cancel the linear half of ReLU(u) = u/2 + |u|/2 through the coordinates the MLP reads
+        W_U[S] = -0.5 * (R @ W_in[:, S]).T
     zero_logit = 0.0
     if z:
         # a pair with one zero has |w_k| = 1: its wave logits are at most
@@ -727,6 +754,7 @@ def analytic_transformer(
         frequencies=k.astype(np.int64),
         neurons_per_frequency=int(J),
         scheme=scheme,
+        linear_half=linear_half,
         attention=attention,
         attention_scale=attention_scale,
         scale=scale,

@@ -87,15 +87,37 @@ def test_nanda_shapes_are_exact(name, frequencies):
 
 def test_nanda_frequencies_use_the_approximate_scheme():
     net = analytic_transformer(get_task("add", 113), NANDA)
-    assert net.neurons_per_frequency == 102 and net.scheme == "approximate"
-    assert net.attention == "uniform"
+    assert net.neurons_per_frequency == 101 and net.scheme == "approximate"
+    assert net.attention == "uniform" and net.linear_half == "phases"
     assert 0 < net.alias_error < A1 * (1 - math.cos(2 * math.pi / 113)) / 2
 
 
 def test_single_frequency_uses_the_exact_scheme():
     net = analytic_transformer(get_task("add", 113), [1])
-    assert net.neurons_per_frequency == 4 * 113 and net.scheme == "exact"
+    assert net.neurons_per_frequency == 3 * 113 and net.scheme == "exact"  # odd: see below
     assert net.alias_error == 0.0
+
+
+def test_even_modulus_exact_scheme_cancels_through_the_unembedding():
+    net = analytic_transformer(get_task("mul", 113), [1])
+    assert net.neurons_per_frequency == 4 * 112 and net.scheme == "exact"
+    assert net.linear_half == "unembedding"
+    assert np.abs(net.weights["W_U"][net.layout["sum"]]).max() > 1
+
+
+def test_odd_phases_leave_the_unembedding_off_the_attention_output():
+    net = analytic_transformer(get_task("add", 113), NANDA)
+    assert not net.weights["W_U"][net.layout["sum"]].any()
+
+
+@pytest.mark.parametrize("p, J", [(31, 62), (31, 93), (31, 40), (31, 41), (3, 3), (3, 9)])
+def test_both_ways_of_removing_the_linear_half(p, J):
+    task = get_task("add", p)
+    net = analytic_transformer(task, [1], neurons_per_frequency=J)
+    assert net.linear_half == ("phases" if J % 2 and J >= 5 else "unembedding")
+    expected = logits_oracle(task, [1], J, 1.0, 0.0)
+    np.testing.assert_allclose(net.logits(), expected, atol=1e-10 * np.abs(expected).max())
+    assert net.accuracy() == 1.0
 
 
 def test_argmax_matches_the_table_directly():
