@@ -154,7 +154,9 @@ class AnalyticRNN:
             required_margin on every such (s, q) (then every decomposed pair is correct in
             exact arithmetic); ``harmful_order`` and ``norm_order``: the lowest order of a
             surviving unwanted wave in the logits and in ||h3||^2; ``c11``: the wanted
-            coefficient.
+            coefficient; ``unit_max``: max |G| = the largest |h3| in block C; mul/div also
+            ``zero_error_bound``: the wave logits of a pair with a zero factor, relative to
+            the zero unit's logit (certified needs < 1).
         """
         return dict(self.meta)
 
@@ -248,6 +250,7 @@ def _logit_bound(net: AnalyticRNN) -> float:
 def _evaluate(net: AnalyticRNN, dtype) -> Evaluation:
     if dtype not in (np.float64, np.float32):
         raise ValueError(f"`dtype` must be numpy.float64 or numpy.float32; got {dtype!r}")
+    dtype = np.dtype(dtype).type
     task, p = net.task, net.task.p
     tol = _TIE_ULPS * np.finfo(dtype).eps * _logit_bound(net)
     rows = max(1, min(p, 2**22 // max(1, p * max(p, net.d_hidden))))

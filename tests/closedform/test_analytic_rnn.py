@@ -228,6 +228,11 @@ def test_square_of_sum_too_wide_for_the_branch_readout_names_the_reason():
         analytic_rnn(get_task("square_of_sum", 97))
 
 
+def test_frequency_sharing_a_factor_with_m_ties_and_is_not_certified():
+    net = analytic_rnn(get_task("mul", 7), [2])  # M = 6: s and s + 3 give the same wave
+    assert not net.certificate()["certified"] and net.accuracy() < 1.0
+
+
 def test_div_leaves_m_zero_undefined_and_is_exact():
     ev = analytic_rnn(get_task("div", 31)).evaluate()
     assert ev.n_pairs == 31 * 30 and ev.accuracy == 1.0
