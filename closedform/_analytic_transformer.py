@@ -156,7 +156,7 @@ class AnalyticTransformer:
     """
 
     task: Task
-    weights: dict
+    weights: dict = field(repr=False)
     frequencies: np.ndarray
     neurons_per_frequency: int
     scheme: str
@@ -169,7 +169,7 @@ class AnalyticTransformer:
     d_model: int
     heads: int
     d_mlp: int
-    layout: dict = field(default_factory=dict)
+    layout: dict = field(default_factory=dict, repr=False)
 
     @property
     def p(self) -> int:

@@ -478,3 +478,15 @@ def test_trained_forward_agrees(tmp_path, name, frequencies):
     np.testing.assert_array_equal(L32.argmax(1), target)
     bound = np.abs(L).max()
     assert np.abs(L32 - L).max() < 1e-5 * bound  # float32: ~ 2^-24 of the logit size, summed
+
+
+def test_repr_leaves_out_the_weights():
+    text = repr(analytic_transformer(get_task("add", 13), [1]))
+    assert "W_E" not in text and "neurons_per_frequency=507" in text  # 39 x 13, odd
+
+
+def test_evaluation_does_not_depend_on_the_chunk_size():
+    net = analytic_transformer(get_task("div", 17), [1, 3])
+    assert net.evaluate(chunk_bytes=1) == net.evaluate()
+    with pytest.raises(ValueError, match="`chunk_bytes`"):
+        net.evaluate(chunk_bytes=0)
