@@ -450,8 +450,8 @@ def test_network_is_frozen():
 
 @pytest.mark.parametrize(
     "name, frequencies",
-    [("add", NANDA), ("add", [1]), ("sub", NANDA), ("mul", NANDA)],
-    ids=["add-nanda", "add-k1", "sub-nanda", "mul-nanda"],
+    [("add", NANDA), ("add", [1]), ("sub", NANDA), ("sub", [1]), ("mul", NANDA), ("mul", [1])],
+    ids=["add-nanda", "add-k1", "sub-nanda", "sub-k1", "mul-nanda", "mul-k1"],
 )
 def test_trained_forward_agrees(tmp_path, name, frequencies):
     torch = pytest.importorskip("torch")
