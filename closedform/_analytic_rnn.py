@@ -216,20 +216,29 @@ class AnalyticRNN:
 
 
 # ----------------------------------------------------------------------------- forward pass
+def _linear(X, W):
+    """X @ W.T over the input columns W reads: a zero weight adds an exact 0, so skipping
+    it changes no result beyond the summation order (which BLAS and torch choose anyway)."""
+    cols = np.flatnonzero(W.any(axis=0))
+    if len(cols) == W.shape[1]:
+        return X @ W.T
+    return X[:, cols] @ W[:, cols].T
+
+
 def _forward(W, p, n, m, hidden_norm, dtype):
     """trained._models.forward for model 'rnn', in numpy, in the order of its operations."""
     W = {k: np.asarray(v, dtype=dtype) for k, v in W.items()}
-    E = W["W_E"] @ W["W_ih"].T + W["b_ih"]  # (p+1, d_h): input of a step, per token
+    E = _linear(W["W_E"], W["W_ih"]) + W["b_ih"]  # (p+1, d_h): input of a step, per token
     H1 = np.tanh(E[:p] + W["b_hh"])
     h1 = H1[n]
-    h2 = np.tanh(E[m] + (H1 @ W["W_hh"].T)[n] + W["b_hh"])
-    h3 = np.tanh(E[p] + h2 @ W["W_hh"].T + W["b_hh"])
+    h2 = np.tanh(E[m] + _linear(H1, W["W_hh"])[n] + W["b_hh"])
+    h3 = np.tanh(E[p] + _linear(h2, W["W_hh"]) + W["b_hh"])
     if hidden_norm == "l2":  # Rangamani Sec. II: the last hidden state is normalized
         norm = np.linalg.norm(h3, axis=-1, keepdims=True)
         h3n = h3 / np.maximum(norm, dtype(1e-12))
     else:
         h3n = h3
-    logits = h3n @ W["W_fc"].T + W["b_fc"]
+    logits = _linear(h3n, W["W_fc"]) + W["b_fc"]
     return logits, {"h1": h1, "h2": h2, "h3": h3}
 
 
