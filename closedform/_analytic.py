@@ -13,9 +13,9 @@ import numpy as np
 
 from ._activations import check_activation
 from ._evaluate import Evaluation, evaluate_mlp, mlp_logits
-from ._modeldir import save_model_dir
 from ._numtheory import _check_int
 from ._tasks import Task
+from .rundir import save_model_dir
 
 __all__ = ["AnalyticMLP", "analytic_mlp", "analytic_complex_mlp", "EXACT_PHASES"]
 

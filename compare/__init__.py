@@ -13,7 +13,6 @@ from ._ablation import (
     restricted_excluded_loss,
     run_accuracy_fn,
 )
-from ._cli import demo
 from ._figures import (
     plot_ablation,
     plot_ipr_series,
@@ -22,6 +21,7 @@ from ._figures import (
     plot_singular_values,
     plot_spectrum_2d,
     plot_spectrum_heatmap,
+    plot_sweep,
     plot_training_curves,
 )
 from ._fit import hidden_state_fit, idealized_accuracy, idealized_mlp, mlp_fit_errors
@@ -35,8 +35,8 @@ from ._lowrank import (
     truncate_rank,
 )
 from ._phases import NeuronPhases, PhaseResidual, neuron_phases, phase_residual, wrap
-from ._report import read_metrics, scorecard_rows, write_report
-from ._score import checkpoint_series, ipr_series, jsonable, load_run, phase_series, score
+from ._report import scorecard_rows, write_report
+from ._score import ipr_series, jsonable, phase_series, score
 from ._spectra import WaveFit, frequency_norms, key_frequencies, spectrum_2d, wave_fit
 from ._syrkis import active_frequencies, positional_correlation
 
@@ -45,11 +45,8 @@ __all__ = [
     "PhaseResidual",
     "WaveFit",
     "active_frequencies",
-    "checkpoint_series",
-    "demo",
     "ipr_series",
     "jsonable",
-    "load_run",
     "score",
     "scorecard_rows",
     "energy_share",
@@ -75,9 +72,9 @@ __all__ = [
     "plot_singular_values",
     "plot_spectrum_2d",
     "plot_spectrum_heatmap",
+    "plot_sweep",
     "plot_training_curves",
     "positional_correlation",
-    "read_metrics",
     "remove_frequencies",
     "restricted_excluded_loss",
     "run_accuracy_fn",

@@ -26,6 +26,7 @@ __all__ = [
     "plot_spectrum_2d",
     "plot_singular_values",
     "plot_ablation",
+    "plot_sweep",
 ]
 
 
@@ -408,3 +409,105 @@ def plot_spectrum_2d(activations, path, task=None, name: str = "hidden activatio
     ax.set_ylabel("frequency k_n (cycles per period)")
     ax.set_title(f"2-D Fourier spectrum of {name} over (n, m)")
     return _save(fig, path)
+
+
+# columns of a sweep's results that are not swept fields
+_SWEEP_RESULT_COLUMNS = {
+    "trial",
+    "point",
+    "seed",
+    "epochs_to_grok",
+    "epochs",
+    "stopped",
+    "final_train_acc",
+    "final_test_acc",
+    "final_test_loss",
+    "seconds",
+    "batched",
+    "run_dir",
+    "score",
+}
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def plot_sweep(
+    rows, x: str | None = None, y: str = "epochs_to_grok", by: str | None = None, out=None,
+    default_dir=".",
+) -> Path:  # fmt: skip
+    """A swept field against a sweep's result: one line per value of a categorical field, the
+    mean over seeds with their min-max spread (Gromov Fig. 4a-b when ``x`` is α or the width).
+
+    Parameters
+    ----------
+    rows : list of dict
+        A sweep's result rows (``results.json``): the swept fields, ``seed`` and the result
+        columns (``epochs_to_grok``, ``final_test_acc``, ...).
+    x : str, optional
+        Swept field on the x axis (default: the first numeric one).
+    y : str
+        Result column (default ``epochs_to_grok``; runs that never reached the threshold are
+        drawn as crosses above the data).
+    by : str, optional
+        Categorical field, one line per value (default: the first categorical one).
+    out : str or os.PathLike, optional
+        PNG to write; default ``sweep_<y>_vs_<x>.png`` in ``default_dir``.
+
+    Returns
+    -------
+    Path
+    """
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise ValueError("`rows` must be a non-empty list of result rows (dicts)")
+    swept = [k for k in rows[0] if k not in _SWEEP_RESULT_COLUMNS]
+    if y not in rows[0]:
+        raise ValueError(f"`y` must be a result column such as epochs_to_grok; got {y!r}")
+    numeric = [k for k in swept if all(_is_number(r.get(k)) for r in rows)]
+    categorical = [k for k in swept if k not in numeric]
+    if x is None:
+        if not numeric:
+            raise ValueError("no numeric swept field to put on the x axis; pass `x`")
+        x = numeric[0]
+    if x not in swept:
+        raise ValueError(f"`x` must be a swept field {swept}; got {x!r}")
+    if by is None and categorical:
+        by = categorical[0]
+    if by is not None and by not in swept:
+        raise ValueError(f"`by` must be a swept field {swept}; got {by!r}")
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(r.get(by) if by else "all", {}).setdefault(r[x], []).append(r[y])
+    fig, axes = _figure(size=(6.4, 4.2))
+    ax = axes[0, 0]
+    never_points = []
+    for label, series in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        xs = sorted(series)
+        vals = [[v for v in series[k] if v is not None] for k in xs]
+        mean = [np.mean(v) if v else np.nan for v in vals]
+        lo = [min(v) if v else np.nan for v in vals]
+        hi = [max(v) if v else np.nan for v in vals]
+        line = ax.plot(xs, mean, marker="o", label=f"{by} = {label}" if by else "mean")[0]
+        ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2)
+        never = [k for k, v in zip(xs, vals, strict=True) if not v]
+        if never:
+            never_points.append((label, never, line.get_color()))
+    if never_points:  # one row above the data: no seed reached the threshold there
+        top = ax.get_ylim()[1]
+        for i, (label, never, color) in enumerate(never_points):
+            ax.scatter(
+                never,
+                [top * (1.0 + 0.04 * i)] * len(never),
+                marker="x",
+                color=color,
+                label=f"{label}: no seed reached {y.replace('_', ' ')}",
+            )
+    n_seeds = len({r.get("seed") for r in rows})
+    ax.set_xlabel(x)
+    ax.set_ylabel(y.replace("_", " ") + (" (epochs)" if "epochs" in y else ""))
+    ax.set_title(f"{y.replace('_', ' ')} vs {x}: mean and min-max over {n_seeds} seed(s)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    out = Path(out) if out else Path(default_dir) / f"sweep_{y}_vs_{x}.png"
+    return _save(fig, out)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from closedform._modeldir import atomic_write_bytes
+from closedform import rundir
+from closedform.rundir import atomic_write_bytes
 
 from ._ablation import mlp_frequency_ablation
 from ._compat import activation_fn
@@ -25,22 +26,9 @@ from ._figures import (
     plot_training_curves,
 )
 from ._phases import neuron_phases, phase_residual
-from ._score import checkpoint_series, ipr_series, jsonable, load_run, score
+from ._score import _read_dir, ipr_series, jsonable, score
 
-__all__ = ["write_report", "scorecard_rows", "read_metrics"]
-
-
-def read_metrics(model_dir) -> list[dict]:
-    """The lines of ``metrics.jsonl`` (empty list when there is none)."""
-    path = Path(model_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line:
-            out.append(json.loads(line))
-    return out
+__all__ = ["write_report", "scorecard_rows"]
 
 
 def _fmt(v, digits=4) -> str:
@@ -220,15 +208,16 @@ def write_report(model_dir, out_dir=None, reference_dir=None, low_rank: bool = T
     model_dir = Path(model_dir)
     out = Path(out_dir) if out_dir is not None else model_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    config, weights, task = load_run(model_dir)
+    d, task = _read_dir(model_dir)
+    config, weights = d.config, d.weights
     card = score(model_dir, low_rank=low_rank, reference=reference_dir is None)
     theory = card.get("theory")
     ref_weights = None
     if reference_dir is not None:
         theory = score(reference_dir, low_rank=low_rank, reference=False)
-        ref_weights = load_run(reference_dir)[1]
+        ref_weights = _read_dir(reference_dir)[0].weights
         card["theory"] = theory
-    metrics = read_metrics(model_dir)
+    metrics = rundir.read_metrics(model_dir)
     figures: list[tuple[str, str]] = []
 
     def add(caption, filename, fn, *args, **kwargs):
@@ -257,7 +246,7 @@ def write_report(model_dir, out_dir=None, reference_dir=None, low_rank: bool = T
                     plot_phase_histogram, res, reference=ref_res)  # fmt: skip
             except ValueError:
                 pass
-        if checkpoint_series(model_dir):
+        if rundir.list_checkpoints(model_dir):
             add("IPR over training (Gromov Fig. 6)", "ipr_series.png",
                 plot_ipr_series, ipr_series(model_dir), metrics=metrics or None)  # fmt: skip
         label = config.get("source") or "network"

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
 
 import numpy as np
 
 import closedform
+from closedform import rundir
 
 from ._compat import analytic_mlp, check_task, evaluate_mlp, inner_index
 from ._fit import hidden_state_fit, idealized_accuracy, mlp_fit_errors
@@ -19,9 +18,7 @@ from ._spectra import frequency_norms, key_frequencies
 from ._syrkis import active_frequencies, positional_correlation
 from ._validate import check_mlp
 
-__all__ = ["score", "load_run", "checkpoint_series", "ipr_series", "phase_series", "jsonable"]
-
-_EPOCH = re.compile(r"^epoch_(\d{7})\.safetensors$")
+__all__ = ["score", "ipr_series", "phase_series", "jsonable"]
 
 
 def jsonable(obj):
@@ -48,63 +45,18 @@ def jsonable(obj):
     return obj
 
 
-def load_run(model_dir) -> tuple[dict, dict, closedform.Task]:
-    """Read a model directory: (config, weights, task).
-
-    Parameters
-    ----------
-    model_dir : str or os.PathLike
-        A directory with config.json and weights.safetensors (trained or analytic).
-
-    Returns
-    -------
-    config : dict
-    weights : dict of str -> ndarray
-    task : closedform.Task
-        Rebuilt from config["task"] and config["p"].
-
-    Examples
-    --------
-    >>> import tempfile, closedform
-    >>> net = closedform.analytic_mlp(closedform.get_task("add", 7), phases="exact")
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     config, weights, task = load_run(net.save(tmp + "/net"))
-    >>> config["model"], weights["W1"].shape, task.name
-    ('mlp', (18, 14), 'add')
-    """
+def _read_dir(model_dir, epoch=None):
+    """(ModelDir, task) of a model directory (the one reader: closedform.rundir)."""
     if not isinstance(model_dir, (str, os.PathLike)):
         raise TypeError(f"`model_dir` must be a path; got {type(model_dir).__name__}")
-    config, weights = closedform.load_model_dir(model_dir)
-    task = closedform.task_from_dict(config["task"], int(config["p"]))
-    return config, weights, task
+    d = rundir.load_model_dir(model_dir, epoch)
+    return d, d.task
 
 
-def checkpoint_series(model_dir) -> list[tuple[int, Path]]:
-    """The checkpoints of a run directory as (epoch, path), sorted by epoch.
-
-    Reads ``checkpoints/epoch_XXXXXXX.safetensors`` (7-digit epoch); other files are ignored.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     (Path(tmp) / "checkpoints").mkdir()
-    ...     for e in (8, 0, 2):
-    ...         _ = (Path(tmp) / "checkpoints" / f"epoch_{e:07d}.safetensors").write_bytes(b"")
-    ...     [epoch for epoch, _ in checkpoint_series(tmp)]
-    [0, 2, 8]
-    """
-    if not isinstance(model_dir, (str, os.PathLike)):
-        raise TypeError(f"`model_dir` must be a path; got {type(model_dir).__name__}")
-    folder = Path(model_dir) / "checkpoints"
-    if not folder.is_dir():
-        return []
-    out = []
-    for path in folder.iterdir():
-        match = _EPOCH.match(path.name)
-        if match:
-            out.append((int(match.group(1)), path))
-    return sorted(out)
+def _checkpoint_weights(model_dir):
+    """(epoch, weights) of every checkpoint of a run directory, in epoch order."""
+    for epoch in rundir.list_checkpoints(model_dir):
+        yield epoch, rundir.load_checkpoint(model_dir, epoch)
 
 
 def ipr_series(model_dir, r: float = 2) -> dict:
@@ -122,14 +74,11 @@ def ipr_series(model_dir, r: float = 2) -> dict:
         ``epoch`` (list of int) and, per block "n", "m", "out", "all", a list of layer means
         (eq. 29); ``reference``: the exact analytic network's means (the dashed line).
     """
-    from closedform._modeldir import load_weights
-
-    config, _, task = load_run(model_dir)
-    if config.get("model") != "mlp":
-        raise ValueError(f"IPR series is defined for MLPs; this run is {config.get('model')!r}")
+    d, task = _read_dir(model_dir)
+    if d.model != "mlp":
+        raise ValueError(f"IPR series is defined for MLPs; this run is {d.model!r}")
     out = {"epoch": [], "n": [], "m": [], "out": [], "all": []}
-    for epoch, path in checkpoint_series(model_dir):
-        w = load_weights(path)
+    for epoch, w in _checkpoint_weights(model_dir):
         means = mlp_ipr(w["W1"], w["W2"], task, r)["mean"]
         out["epoch"].append(epoch)
         for key in ("n", "m", "out", "all"):
@@ -152,14 +101,11 @@ def phase_series(model_dir) -> dict:
         ``epoch``, ``R``, ``circular_mean``, ``share_agree`` (lists, one entry per checkpoint;
         see :func:`compare.phase_residual`).
     """
-    from closedform._modeldir import load_weights
-
-    config, _, task = load_run(model_dir)
-    if config.get("model") != "mlp":
-        raise ValueError(f"phase series is defined for MLPs; this run is {config.get('model')!r}")
+    d, task = _read_dir(model_dir)
+    if d.model != "mlp":
+        raise ValueError(f"phase series is defined for MLPs; this run is {d.model!r}")
     out = {"epoch": [], "R": [], "circular_mean": [], "share_agree": []}
-    for epoch, path in checkpoint_series(model_dir):
-        w = load_weights(path)
+    for epoch, w in _checkpoint_weights(model_dir):
         res = phase_residual(neuron_phases(w["W1"], w["W2"], task))
         out["epoch"].append(epoch)
         out["R"].append(res.R)
@@ -270,7 +216,8 @@ def score(model, task=None, *, reference: bool = True, low_rank: bool = True) ->
     """
     config: dict = {}
     if isinstance(model, (str, os.PathLike)):
-        config, weights, dir_task = load_run(model)
+        d, dir_task = _read_dir(model)
+        config, weights = d.config, d.weights
         if task is not None and check_task(task).p != dir_task.p:
             raise ValueError(
                 f"`task` has p = {task.p} but the model directory has p = {dir_task.p}"

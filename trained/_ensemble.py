@@ -21,29 +21,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from closedform import rundir
+
 from ._config import ENSEMBLE_FIELDS, TrainConfig
 from ._data import make_dataset
+from ._loop import (
+    RunWriter,
+    Schedule,
+    StopRequest,
+    TrainingInterrupted,
+    check_checkpoint,
+)
 from ._models import forward, init_weights, make_inputs, mlp_scale
 from ._optim import BatchedOptimizer, apply_batched_step
-from ._train import (
-    METRICS_NAME,
-    STATE_DIR,
-    Run,
-    _ckpt_name,
-    _is_checkpoint_epoch,
-    _load_checkpoint,
-    _refuse_pickles,
-    _rewrite_metrics,
-    _save_checkpoint,
-    _trailing_hits,
-    _write_json,
-    list_checkpoints,
-    read_metrics,
-    records_before,
-    resolve_device,
-    run_config,
-    saved_config,
-)
+from ._train import Run, resolve_device, run_config
 
 __all__ = ["train_ensemble", "ENSEMBLE_FIELDS"]
 
@@ -211,39 +202,33 @@ def train_ensemble(
     if resume and run_dirs[0] is None:
         raise ValueError("`resume`=True needs `out_dir` or `member_dirs` to resume from")
     infos = [{"members": S, "index": i, "settings": settings[i]} for i in range(S)]
+    writers = [
+        RunWriter(d, {**run_config(c, ds, p), "ensemble": info})
+        for d, c, ds, info in zip(run_dirs, cfgs, dss, infos, strict=True)
+    ]
     histories = [[] for _ in range(S)]
-    hits = [0] * S
     active = [True] * S
     stop_epoch = [cfg.max_epochs] * S
     stopped = ["max_epochs"] * S
     final_weights: list[dict | None] = [None] * S
     gf_state = None
-    start = 0
+    start, have_start = 0, False
     if resume:
-        start, gf_state = _resume_members(
-            run_dirs,
-            cfgs,
-            infos,
-            W,
-            names,
-            opt,
-            histories,
-            active,
-            stop_epoch,
-            stopped,
+        start, have_start, gf_state = _resume_members(
+            writers, cfgs, infos, W, names, opt, histories, active, stop_epoch, stopped,
             final_weights,
-        )
-        hits = [_trailing_hits(h, cfg) if a else 0 for h, a in zip(histories, active, strict=True)]
+        )  # fmt: skip
     elif run_dirs[0] is not None:
-        for d in run_dirs:
-            if (d / "config.json").exists():
-                raise ValueError(
-                    f"`out_dir` member {d} already holds a run; pass resume=True or a new folder"
+        for w in writers:
+            if (w.run_dir / rundir.CONFIG_NAME).exists():
+                raise rundir.RunDirError(
+                    f"`out_dir` member {w.run_dir} already holds a run; pass resume=True or a "
+                    "new folder"
                 )
-        for d, c, ds, info in zip(run_dirs, cfgs, dss, infos, strict=True):
-            d.mkdir(parents=True, exist_ok=True)
-            _write_json(d / "config.json", {**run_config(c, ds, p), "ensemble": info})
-            (d / METRICS_NAME).write_text("")
+        for w in writers:
+            w.create()
+    checkpointing = run_dirs[0] is not None
+    sched = Schedule(cfg, start, histories, checkpointing, have_start)
 
     def evaluate(e, grads, who, train_logits, train_loss):
         # train metrics from the step's own forward (same weights), one forward over the test
@@ -268,77 +253,74 @@ def train_ensemble(
             rec = {"epoch": e, **{k: float(v) for k, v in zip(keys, table[s], strict=True)}}
             histories[s].append(rec)
             records[s] = rec
-            if run_dirs[s] is not None:
-                with open(run_dirs[s] / METRICS_NAME, "a") as fh:
-                    fh.write(json.dumps(rec, allow_nan=True) + "\n")
+            writers[s].log(rec)  # before the checkpoint of this epoch: no kill loses the record
         if progress is not None:
             progress(records)
+        return records
 
     def checkpoint(s, e):
         member = {k: W[k][s] for k in names}
-        _save_checkpoint(run_dirs[s], e, member, _member_state(opt, names, gf_state, s))
+        writers[s].checkpoint(e, member, _member_state(opt, names, gf_state, s))
 
     def finish(s):  # complete member s's directory (weights, final config)
-        if run_dirs[s] is None:
-            return
-        from closedform import save_model_dir
-
-        final = run_config(cfgs[s], dss[s], p)
-        final = {k: v for k, v in final.items() if k not in ("format_version", "library_version")}
         status = "failed" if stopped[s] == "non_finite" else "done"
-        final.update(status=status, epochs=stop_epoch[s], stopped=stopped[s], ensemble=infos[s])
-        save_model_dir(run_dirs[s], final, final_weights[s])
+        writers[s].finish(final_weights[s], status=status, epochs=stop_epoch[s], stopped=stopped[s])
 
     def freeze(s, e, why):
         active[s] = False
         stop_epoch[s], stopped[s] = e, why
         final_weights[s] = _member_weights(W, s)
-        if why == "target" and run_dirs[s] is not None and not _is_checkpoint_epoch(e):
-            checkpoint(s, e)
         finish(s)
+
+    for s in range(S):  # resumed after meeting the target, before finishing
+        if active[s] and sched.reached_target(s):
+            freeze(s, start, "target")
 
     # names are ("W1", "W2") (init_weights), the order of the manual step's gradients
     manual = None
     if device.type == "cpu" and names == ["W1", "W2"]:
         manual = _BatchedMLPGrad(cfg, batch_tr, y_tr, wts_t)
     epoch = start
-    while True:
-        if manual is not None:
-            logits, sample_loss, grads = manual(W["W1"].detach(), W["W2"].detach())
-            member_loss = (sample_loss * wts_t).sum(1)  # (S,)
-        else:
-            logits = forward(cfg, W, batch_tr)  # (S, B, p)
-            sample_loss = per_sample_loss(logits, y_tr)
-            member_loss = (sample_loss * wts_t).sum(1)
-            grads = torch.autograd.grad(member_loss.sum(), params)
-        finite = torch.isfinite(member_loss).tolist()
-        for s in range(S):
-            if active[s] and not finite[s]:
-                freeze(s, epoch, "non_finite")
-        live = [s for s in range(S) if active[s]]
-        regular = epoch % cfg.eval_every == 0
-        last = epoch >= cfg.max_epochs
-        at_ckpt = run_dirs[0] is not None and _is_checkpoint_epoch(epoch)
-        at_ckpt = at_ckpt and (epoch > start or start == 0)  # a resumed start is saved already
-        if live and (regular or last or at_ckpt):
-            evaluate(epoch, grads, live, logits.detach(), sample_loss.detach())
-            if at_ckpt or last:
-                for s in live:
-                    if run_dirs[s] is not None:
-                        checkpoint(s, epoch)
-            if regular and not last:
-                for s in live:
-                    ok = histories[s][-1]["test_acc"] >= cfg.target_acc
-                    hits[s] = hits[s] + 1 if ok else 0
-                    if hits[s] >= cfg.patience:
+    with StopRequest(checkpointing) as stop:
+        while any(active):
+            if stop.requested:  # SIGINT/SIGTERM: checkpoints of this epoch, then stop
+                if not (epoch == start and have_start):
+                    for s in range(S):
+                        if active[s]:
+                            checkpoint(s, epoch)
+                raise TrainingInterrupted(epoch, out_dir or run_dirs[0])
+            if manual is not None:
+                logits, sample_loss, grads = manual(W["W1"].detach(), W["W2"].detach())
+                member_loss = (sample_loss * wts_t).sum(1)  # (S,)
+            else:
+                logits = forward(cfg, W, batch_tr)  # (S, B, p)
+                sample_loss = per_sample_loss(logits, y_tr)
+                member_loss = (sample_loss * wts_t).sum(1)
+                grads = torch.autograd.grad(member_loss.sum(), params)
+            finite = torch.isfinite(member_loss).tolist()
+            for s in range(S):
+                if active[s] and not finite[s]:
+                    freeze(s, epoch, "non_finite")
+            last = sched.last(epoch)
+            due = [s for s in range(S) if active[s] and sched.evaluation_due(epoch, s)]
+            if due:
+                records = evaluate(epoch, grads, due, logits.detach(), sample_loss.detach())
+                for s in due:
+                    if sched.observe(epoch, records[s], s):
+                        if checkpointing:
+                            checkpoint(s, epoch)
                         freeze(s, epoch, "target")
-        if last or not any(active):
-            break
-        mask = None if all(active) else torch.as_tensor(active, device=device)
-        gf_state = apply_batched_step(
-            cfg, opt, names, dict(zip(names, grads, strict=True)), gf_state, epoch, mask
-        )
-        epoch += 1
+            if sched.checkpoint_due(epoch):
+                for s in range(S):
+                    if active[s]:
+                        checkpoint(s, epoch)
+            if last or not any(active):
+                break
+            mask = None if all(active) else torch.as_tensor(active, device=device)
+            gf_state = apply_batched_step(
+                cfg, opt, names, dict(zip(names, grads, strict=True)), gf_state, epoch, mask
+            )
+            epoch += 1
 
     runs = []
     for s, c in enumerate(cfgs):
@@ -458,66 +440,55 @@ def _member_state(opt: BatchedOptimizer, names, gf_state, s: int) -> dict:
 
 
 def _resume_members(
-    run_dirs, cfgs, infos, W, names, opt, histories, active, stop_epoch, stopped, final_weights
+    writers, cfgs, infos, W, names, opt, histories, active, stop_epoch, stopped, final_weights
 ):
     """Load an interrupted ensemble from its member directories (see :func:`train_ensemble`).
 
-    Fills the per-member lists in place and returns ``(start epoch, Grokfast state)``.
+    Fills the per-member lists in place and returns ``(start epoch, whether the members start
+    from a checkpoint, Grokfast state)``. Members still training restart from the last
+    checkpoint they all share, or from epoch 0 when they share none (killed before it).
     """
-    from closedform._modeldir import load_weights
-
-    S = len(run_dirs)
     live, common = [], None
-    for s, (d, c) in enumerate(zip(run_dirs, cfgs, strict=True)):
-        saved = _saved_member_config(d, c, infos[s])
-        history = read_metrics(d)
+    for s, (w, c) in enumerate(zip(writers, cfgs, strict=True)):
+        saved = _saved_member_config(w, c, infos[s])
         if saved.get("status") in ("done", "failed") and saved.get("stopped") != "max_epochs":
             active[s] = False  # stopped at its target or failed: stays as it is
             stop_epoch[s], stopped[s] = int(saved["epochs"]), saved["stopped"]
-            weights = load_weights(d / "weights.safetensors")
+            weights = rundir.load_weights(w.run_dir / rundir.WEIGHTS_NAME)
             final_weights[s] = {k: weights[k] for k in names}
-            histories[s][:] = history
+            histories[s][:] = rundir.read_metrics(w.run_dir)
             with torch.no_grad():
                 for k in names:
                     W[k][s].copy_(torch.from_numpy(weights[k]))
             continue
-        _refuse_pickles(d)
-        have = {e for e in list_checkpoints(d) if (d / STATE_DIR / _ckpt_name(e)).is_file()}
+        rundir.refuse_pickles(w.run_dir)
+        have = set(rundir.list_checkpoints(w.run_dir, with_state=True))
         common = have if common is None else common & have
         live.append(s)
-        histories[s][:] = history
     if not live:
-        return max(stop_epoch), None
-    if not common:
-        raise ValueError(
-            f"cannot resume: the members still training ({[str(run_dirs[s]) for s in live]}) "
-            "share no checkpoint with optimizer state"
-        )
-    start = max(common)
-    if start > cfgs[0].max_epochs:
-        raise ValueError(
-            f"cannot resume: the last shared checkpoint is epoch {start} > `max_epochs` "
-            f"{cfgs[0].max_epochs}"
-        )
+        return max(stop_epoch), True, None
+    start = max(common) if common else None
     states = {}
     for s in live:
-        d = run_dirs[s]
-        # the single run's loader: names, shapes and dtype checked, sidecar required
-        weights, states[s] = _load_checkpoint(d, start, {k: W[k][s] for k in names})
+        _, epoch, histories[s][:], ckpt = writers[s].open_resume(cfgs[s], start)
+        if ckpt is None:
+            continue
+        weights, states[s] = ckpt
+        check_checkpoint(writers[s].run_dir, epoch, weights, {k: W[k][s] for k in names})
         with torch.no_grad():
             for k in names:
                 W[k][s].copy_(torch.from_numpy(weights[k]))
-        histories[s][:] = records_before(histories[s], start, cfgs[0])
-        _rewrite_metrics(d, histories[s])
-    return start, _restore_state(opt, names, states, S, start)
+    if start is None:
+        return 0, False, None
+    return start, True, _restore_state(opt, names, states, len(writers), start)
 
 
-def _saved_member_config(d: Path, cfg: TrainConfig, info: dict) -> dict:
-    saved = saved_config(d, cfg)
+def _saved_member_config(writer, cfg: TrainConfig, info: dict) -> dict:
+    saved = writer.saved_config(cfg)
     got = saved.get("ensemble") or {}
     if (got.get("members"), got.get("index")) != (info["members"], info["index"]):
-        raise ValueError(
-            f"cannot resume {d}: it was member {got.get('index')} of an ensemble of "
+        raise rundir.RunDirError(
+            f"cannot resume {writer.run_dir}: it was member {got.get('index')} of an ensemble of "
             f"{got.get('members')}; expected member {info['index']} of {info['members']}"
         )
     return saved

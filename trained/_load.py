@@ -110,13 +110,16 @@ def _spec_from_config(config: dict) -> SimpleNamespace:
     return spec
 
 
-def load_model(run_dir) -> LoadedModel:
-    """Read a model directory (``config.json`` + ``weights.safetensors``).
+def load_model(run_dir, epoch: int | None = None) -> LoadedModel:
+    """A model directory as a runnable model: its weights through the trained model's forward.
 
     Parameters
     ----------
-    run_dir : path-like
-        Written by :func:`trained.train` (or an analytic MLP's ``save``).
+    run_dir : path-like or closedform.ModelDir
+        Written by :func:`trained.train`, an analytic network's ``save`` or ``modfourier
+        construct``; or a directory already read with :func:`closedform.load_model_dir`.
+    epoch : int, optional
+        Run the checkpoint of this epoch instead of the final weights.
 
     Returns
     -------
@@ -139,9 +142,14 @@ def load_model(run_dir) -> LoadedModel:
     >>> trained.load_model(d).logits().shape
     (49, 7)
     """
-    from closedform import load_model_dir
+    from closedform.rundir import ModelDir, load_model_dir
 
-    if not isinstance(run_dir, (str, Path)):
-        raise TypeError(f"`run_dir` must be a path; got {type(run_dir).__name__}")
-    config, weights = load_model_dir(run_dir)
-    return LoadedModel(config, weights, Path(run_dir))
+    if isinstance(run_dir, ModelDir):
+        if epoch is not None:
+            raise ValueError("`epoch` applies to a path; this ModelDir is already read")
+        d = run_dir
+    elif isinstance(run_dir, (str, Path)):
+        d = load_model_dir(run_dir, epoch)
+    else:
+        raise TypeError(f"`run_dir` must be a path or a ModelDir; got {type(run_dir).__name__}")
+    return LoadedModel(d.config, d.weights, d.path)

@@ -9,9 +9,7 @@ device value on CUDA. A run directory holds ``config.json``, ``metrics.jsonl``,
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,18 +19,27 @@ import torch.nn.functional as F
 
 from ._config import TrainConfig
 from ._data import Dataset, make_dataset
+from ._loop import (
+    RunWriter,
+    Schedule,
+    StopRequest,
+    TrainingInterrupted,
+    check_checkpoint,
+    checkpoint_epochs,
+    record_to_json,
+    target_accuracy,
+)
 from ._models import forward, init_weights, make_inputs, output_scale
 from ._optim import apply_step, load_optimizer, make_optimizer, optimizer_state
 
-__all__ = ["Run", "train", "NonFiniteLossError", "checkpoint_epochs", "run_config"]
-
-CKPT_DIR = "checkpoints"
-STATE_DIR = "state"
-METRICS_NAME = "metrics.jsonl"
-_CKPT_RE = re.compile(r"^epoch_(\d{7})\.safetensors$")
-_PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".npy", ".npz")
-# Fields that may change when a run is resumed (they do not change the trajectory).
-_RESUMABLE_CHANGES = ("max_epochs", "target_acc", "patience", "eval_every", "device")
+__all__ = [
+    "NonFiniteLossError",
+    "Run",
+    "TrainingInterrupted",
+    "checkpoint_epochs",
+    "run_config",
+    "train",
+]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -69,34 +76,9 @@ class Run:
         """First logged epoch with test accuracy >= ``threshold`` (None if never); for miiii,
         the accuracy of the worst head (``test_acc_min``): every task must have generalized."""
         for rec in self.history:
-            if _target_acc(rec) >= threshold:
+            if target_accuracy(rec) >= threshold:
                 return rec["epoch"]
         return None
-
-
-def _target_acc(rec: dict) -> float:
-    """The accuracy that early stopping and grokking refer to: ``test_acc``, or for a
-    multitask (miiii) run the worst head's ``test_acc_min`` (Syrkis: every task groks)."""
-    return float(rec.get("test_acc_min", rec["test_acc"]))
-
-
-def checkpoint_epochs(max_epochs: int) -> list[int]:
-    """Log-spaced checkpoint epochs 0, 1, 2, 4, 8, ... below ``max_epochs``, then ``max_epochs``.
-
-    Examples
-    --------
-    >>> checkpoint_epochs(20)
-    [0, 1, 2, 4, 8, 16, 20]
-    """
-    out, e = [0], 1
-    while e < max_epochs:
-        out.append(e)
-        e *= 2
-    return [*out, max_epochs]
-
-
-def _is_checkpoint_epoch(e: int) -> bool:
-    return e == 0 or (e & (e - 1)) == 0
 
 
 def resolve_device(name: str) -> torch.device:
@@ -108,13 +90,9 @@ def resolve_device(name: str) -> torch.device:
 
 
 def run_config(cfg: TrainConfig, ds: Dataset, n_out: int) -> dict:
-    """The ``config.json`` content of a run (contract: model, p, task, seed, hyper, split...)."""
-    from closedform._modeldir import FORMAT_VERSION
-    from modfourier import __version__
-
+    """The ``config.json`` content of a run (model, p, task, seed, hyper, split, ...); the format
+    and library versions are added by :func:`closedform.rundir.write_config`."""
     out = {
-        "format_version": FORMAT_VERSION,
-        "library_version": __version__,
         "model": cfg.model,
         "p": cfg.p,
         "task": {"name": cfg.task, "params": dict(cfg.task_params)},
@@ -136,13 +114,6 @@ def run_config(cfg: TrainConfig, ds: Dataset, n_out: int) -> dict:
     else:
         out.update(d_model=cfg.d_model, heads=cfg.heads, d_mlp=cfg.d_mlp, attn_only=cfg.attn_only)
     return out
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    from closedform._modeldir import atomic_write_bytes
-
-    text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False)
-    atomic_write_bytes(path, (text + "\n").encode())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,73 +158,6 @@ class _Objective:
     def per_task_acc(self, logits, idx):
         y = self.labels[idx]
         return [(head.argmax(-1) == y[:, j]).float().mean() for j, head in self._heads(logits)]
-
-
-# ---------------------------------------------------------------------------------------------
-# checkpoints
-
-
-def _ckpt_name(epoch: int) -> str:
-    return f"epoch_{epoch:07d}.safetensors"
-
-
-def _save_checkpoint(run_dir: Path, epoch: int, W: dict, state: dict) -> None:
-    from closedform._modeldir import save_weights
-
-    # the sidecar first: a weights checkpoint is only ever visible with its state complete
-    save_weights(
-        run_dir / STATE_DIR / _ckpt_name(epoch),
-        {k: v.detach().cpu().numpy() for k, v in state.items()},
-        metadata={"epoch": epoch},
-    )
-    save_weights(
-        run_dir / CKPT_DIR / _ckpt_name(epoch),
-        {k: v.detach().cpu().numpy() for k, v in W.items()},
-        metadata={"epoch": epoch},
-    )
-
-
-def list_checkpoints(run_dir: Path) -> list[int]:
-    """Epochs of the weight checkpoints in ``run_dir/checkpoints`` (sorted)."""
-    folder = Path(run_dir) / CKPT_DIR
-    if not folder.is_dir():
-        return []
-    return sorted(int(m.group(1)) for f in folder.iterdir() if (m := _CKPT_RE.match(f.name)))
-
-
-def _refuse_pickles(run_dir: Path) -> None:
-    for sub in (CKPT_DIR, STATE_DIR):
-        folder = run_dir / sub
-        if not folder.is_dir():
-            continue
-        for f in folder.iterdir():
-            if f.suffix.lower() in _PICKLE_SUFFIXES:
-                raise ValueError(
-                    f"refusing to resume from {run_dir}: {f} looks like a pickled file; run "
-                    "directories hold only JSON and safetensors (nothing is ever unpickled)"
-                )
-
-
-def _load_checkpoint(run_dir: Path, epoch: int, W: dict) -> tuple[dict, dict]:
-    from closedform._modeldir import load_weights
-
-    weights = load_weights(run_dir / CKPT_DIR / _ckpt_name(epoch))
-    state_path = run_dir / STATE_DIR / _ckpt_name(epoch)
-    if not state_path.is_file():
-        raise ValueError(f"checkpoint {epoch} of {run_dir} has no optimizer state {state_path}")
-    state = load_weights(state_path)
-    if set(weights) != set(W):
-        raise ValueError(
-            f"checkpoint {epoch} of {run_dir} holds weights {sorted(weights)}; this model "
-            f"expects {sorted(W)}"
-        )
-    for k, v in weights.items():
-        if tuple(v.shape) != tuple(W[k].shape) or v.dtype != np.float32:
-            raise ValueError(
-                f"checkpoint {epoch} of {run_dir}: weight {k!r} has shape {v.shape} dtype "
-                f"{v.dtype}; expected {tuple(W[k].shape)} float32"
-            )
-    return weights, state
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,8 +225,7 @@ def train(config: TrainConfig, out_dir=None, resume: bool = False, progress=None
     device = resolve_device(cfg.device)
     ds = make_dataset(cfg.task, cfg.p, cfg.alpha, cfg.data_seed, cfg.task_params)
     n_out = int(sum(ds.n_classes))
-    run_dir = None if out_dir is None else Path(out_dir)
-    cfg_json = run_config(cfg, ds, n_out)
+    writer = RunWriter(out_dir, run_config(cfg, ds, n_out))
 
     W = {
         k: v.to(device).requires_grad_(True)
@@ -336,19 +239,14 @@ def train(config: TrainConfig, out_dir=None, resume: bool = False, progress=None
         drop_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     gf_state = None
     history: list[dict] = []
-    start = 0
+    start, checkpoint = 0, None
 
     if resume:
-        start, history, gf_state = _resume(run_dir, cfg, W, names, opt, drop_gen)
-    elif run_dir is not None:
-        if (run_dir / "config.json").exists() or list_checkpoints(run_dir):
-            raise ValueError(
-                f"`out_dir` {run_dir} already holds a run; pass resume=True or a new directory"
-            )
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(run_dir / "config.json", {**cfg_json, "status": "running"})
-    if run_dir is not None:
-        _rewrite_metrics(run_dir, history)
+        _, start, history, checkpoint = writer.open_resume(cfg)
+        if checkpoint is not None:
+            gf_state = _restore(writer.run_dir, start, checkpoint, W, names, opt, drop_gen)
+    else:
+        writer.create()
 
     inputs = torch.as_tensor(ds.inputs, device=device)
     train_idx = torch.as_tensor(ds.train, device=device)
@@ -356,9 +254,9 @@ def train(config: TrainConfig, out_dir=None, resume: bool = False, progress=None
     y_train = torch.arange(len(ds.train), device=device)  # rows of the train batch
     obj_train = _Objective(cfg, _subset(ds, ds.train), device)
     on_cpu = device.type == "cpu"
-    checkpointing = run_dir is not None and cfg.checkpoint
-    hits = _trailing_hits(history, cfg)
-    stopped = "max_epochs"
+    checkpointing = writer.active and cfg.checkpoint
+    sched = Schedule(cfg, start, [history], checkpointing, checkpoint is not None)
+    stopped = "target" if sched.reached_target() else "max_epochs"
     epoch = start
     bad = torch.zeros((), dtype=torch.bool, device=device)  # any non-finite loss since last sync
 
@@ -400,90 +298,73 @@ def train(config: TrainConfig, out_dir=None, resume: bool = False, progress=None
         grads = torch.autograd.grad(loss, params)
         return loss, dict(zip(names, grads, strict=True)), logits.detach()
 
-    def finish_record(rec, grads):
+    def log(rec, grads):
         gn = torch.sqrt(sum((g.double() ** 2).sum() for g in grads.values()))
-        rec["grad_norm"] = gn
-        rec = {k: (v if isinstance(v, int) else float(v)) for k, v in rec.items()}
+        rec = record_to_json({**rec, "grad_norm": gn})
         history.append(rec)
-        if run_dir is not None:
-            with open(run_dir / METRICS_NAME, "a") as fh:
-                fh.write(json.dumps(rec, allow_nan=True) + "\n")
+        writer.log(rec)  # before the checkpoint of this epoch: no kill loses the record
         if progress is not None:
             progress(rec)
         return rec
 
+    def save(e):
+        writer.checkpoint(e, W, _state_tensors(opt, names, gf_state, drop_gen))
+
     def nonfinite(e, what):
-        last = list_checkpoints(run_dir) if run_dir is not None else []
-        where = f"; last good checkpoint: epoch {last[-1]}" if last else ""
+        writer.fail(e, "non_finite")
+        good = writer.last_good_checkpoint()
+        where = "" if good is None else f"; last good checkpoint: epoch {good}"
         return NonFiniteLossError(
             f"training stopped: non-finite {what} at epoch {e} (lr={cfg.lr}, "
             f"optimizer={cfg.optimizer}){where}"
         )
 
-    while True:
-        regular = epoch % cfg.eval_every == 0
-        at_ckpt = checkpointing and _is_checkpoint_epoch(epoch) and epoch > start
-        at_ckpt = at_ckpt or (checkpointing and epoch == 0 and start == 0)
-        last = epoch >= cfg.max_epochs
-        need_eval = regular or at_ckpt or last
-        if need_eval and bool(bad):
-            raise nonfinite(epoch - 1, "training loss")
-        # the step's forward/backward at the weights of this epoch (applied further down)
-        loss, grads, train_logits = gradients(dropout=not last)
-        if on_cpu:
-            if not last and not torch.isfinite(loss):
-                raise nonfinite(epoch, "training loss")
-        else:  # no host sync in the hot loop: checked at the next evaluation
-            bad |= ~torch.isfinite(loss)
-        if need_eval:
-            rec = evaluate(epoch, train_logits if (reuse_train or last) else None)
-            if not all(math.isfinite(float(v)) for k, v in rec.items() if k != "epoch"):
-                raise nonfinite(epoch, "loss or weights")
-            if at_ckpt or (last and checkpointing):
-                _save_checkpoint(run_dir, epoch, W, _state_tensors(opt, names, gf_state, drop_gen))
-            if regular and not last:
-                hits = hits + 1 if _target_acc(rec) >= cfg.target_acc else 0
-                if hits >= cfg.patience:
+    with StopRequest(checkpointing) as stop:
+        while stopped != "target":
+            if stop.requested:  # SIGINT/SIGTERM: a checkpoint of this epoch, then stop
+                if checkpointing and not (epoch == start and checkpoint is not None):
+                    save(epoch)
+                raise TrainingInterrupted(epoch, writer.run_dir)
+            last = sched.last(epoch)
+            need_eval = sched.evaluation_due(epoch)
+            at_ckpt = sched.checkpoint_due(epoch)
+            if (need_eval or at_ckpt) and bool(bad):
+                raise nonfinite(epoch - 1, "training loss")
+            # the step's forward/backward at the weights of this epoch (applied further down)
+            loss, grads, train_logits = gradients(dropout=not last)
+            if on_cpu:
+                if not last and not torch.isfinite(loss):
+                    raise nonfinite(epoch, "training loss")
+            else:  # no host sync in the hot loop: checked at the next evaluation
+                bad |= ~torch.isfinite(loss)
+            if need_eval:
+                rec = evaluate(epoch, train_logits if (reuse_train or last) else None)
+                if not all(math.isfinite(float(v)) for k, v in rec.items() if k != "epoch"):
+                    raise nonfinite(epoch, "loss or weights")
+                if last and cfg.dropout:  # the step's gradient used dropout; log the clean one
+                    _, grads, _ = gradients(dropout=False)
+                rec = log(rec, grads)
+                if sched.observe(epoch, rec):
                     stopped, last = "target", True
-                    if checkpointing and not at_ckpt:
-                        _save_checkpoint(
-                            run_dir, epoch, W, _state_tensors(opt, names, gf_state, drop_gen)
-                        )
-            if last and cfg.dropout:  # the step's gradient used dropout; log the clean one
-                _, grads, _ = gradients(dropout=False)
-            finish_record(rec, grads)
-        if last:
-            break
+                    at_ckpt = checkpointing
+            if at_ckpt:
+                save(epoch)
+            if last:
+                break
 
-        # ---- apply the step (the hot loop: no host sync on CUDA) ----
-        gf_state = apply_step(cfg, opt, names, params, grads, gf_state, epoch)
-        epoch += 1
+            # ---- apply the step (the hot loop: no host sync on CUDA) ----
+            gf_state = apply_step(cfg, opt, names, params, grads, gf_state, epoch)
+            epoch += 1
 
     weights = {k: v.detach().cpu().numpy().copy() for k, v in W.items()}
-    if run_dir is not None:
-        from closedform import save_model_dir
-
-        final = {
-            k: v for k, v in cfg_json.items() if k not in ("format_version", "library_version")
-        }
-        final.update(status="done", epochs=epoch, stopped=stopped)
-        save_model_dir(run_dir, final, weights)
-    return Run(cfg, history, weights, run_dir, epoch, stopped)
+    writer.finish(weights, status="done", epochs=epoch, stopped=stopped)
+    return Run(cfg, history, weights, writer.run_dir, epoch, stopped)
 
 
 def _subset(ds: Dataset, idx: np.ndarray) -> Dataset:
     return Dataset(
         ds.p, ds.inputs[idx], ds.labels[idx], ds.pair_index[idx], idx, idx, None, ds.n_classes
     )
-
-
-def _trailing_hits(history: list, cfg) -> int:
-    hits = 0
-    for rec in history:
-        if rec["epoch"] % cfg.eval_every:
-            continue
-        hits = hits + 1 if _target_acc(rec) >= cfg.target_acc else 0
-    return hits
 
 
 def _state_tensors(opt, names, gf_state, drop_gen) -> dict:
@@ -498,27 +379,10 @@ def _state_tensors(opt, names, gf_state, drop_gen) -> dict:
     return state
 
 
-def _rewrite_metrics(run_dir: Path, history: list) -> None:
-    from closedform._modeldir import atomic_write_bytes
-
-    text = "".join(json.dumps(rec, allow_nan=True) + "\n" for rec in history)
-    atomic_write_bytes(run_dir / METRICS_NAME, text.encode())
-
-
-def _resume(run_dir: Path, cfg, W, names, opt, drop_gen):
-    """Load the last checkpoint into W / opt / drop_gen; return (epoch, history, grokfast)."""
-    saved_config(run_dir, cfg)
-    _refuse_pickles(run_dir)
-    epochs = list_checkpoints(run_dir)
-    if not epochs:
-        raise ValueError(f"cannot resume: {run_dir} has no checkpoints")
-    epoch = epochs[-1]
-    if epoch > cfg.max_epochs:
-        raise ValueError(
-            f"cannot resume {run_dir}: its last checkpoint is epoch {epoch} > `max_epochs` "
-            f"{cfg.max_epochs}"
-        )
-    weights, state = _load_checkpoint(run_dir, epoch, W)
+def _restore(run_dir, epoch, checkpoint, W, names, opt, drop_gen):
+    """Load a checkpoint into W / opt / drop_gen; return the Grokfast state."""
+    weights, state = checkpoint
+    check_checkpoint(run_dir, epoch, weights, W)
     with torch.no_grad():
         for k in names:
             W[k].copy_(torch.from_numpy(weights[k]))
@@ -534,51 +398,4 @@ def _resume(run_dir: Path, cfg, W, names, opt, drop_gen):
         if "rng/dropout" not in state:
             raise ValueError(f"checkpoint {epoch} of {run_dir} lacks the dropout RNG state")
         drop_gen.set_state(torch.from_numpy(state["rng/dropout"]))
-    return epoch, records_before(read_metrics(run_dir), epoch, cfg), gf_state
-
-
-def saved_config(run_dir: Path, cfg) -> dict:
-    """The saved ``config.json`` of a run to resume with ``cfg``; ValueError if it is missing,
-    invalid, or differs from ``cfg`` outside ``_RESUMABLE_CHANGES``."""
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.is_file():
-        raise ValueError(f"cannot resume: {run_dir} has no config.json")
-    try:
-        saved = json.loads(cfg_path.read_text())
-        saved_hyper = TrainConfig.from_dict(saved["hyper"])
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(f"cannot resume: {cfg_path} is not a valid run config: {exc}") from None
-    diff = [
-        f.name
-        for f in saved_hyper.__dataclass_fields__.values()
-        if f.name not in _RESUMABLE_CHANGES and getattr(saved_hyper, f.name) != getattr(cfg, f.name)
-    ]
-    if diff:
-        raise ValueError(
-            f"cannot resume {run_dir}: `config` differs from the saved run in {diff} (only "
-            f"{list(_RESUMABLE_CHANGES)} may change)"
-        )
-    return saved
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    """The records of ``run_dir/metrics.jsonl`` (lines torn by a kill are skipped)."""
-    history = []
-    mpath = run_dir / METRICS_NAME
-    if mpath.is_file():
-        for line in mpath.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line torn by a kill
-            if isinstance(rec, dict) and isinstance(rec.get("epoch"), int):
-                history.append(rec)
-    return history
-
-
-def records_before(history: list[dict], epoch: int, cfg) -> list[dict]:
-    """The records a run resumed at ``epoch`` keeps: earlier ones, and the one at ``epoch`` if
-    it is not a regular evaluation (the resumed run re-evaluates regular epochs only)."""
-    return [
-        r for r in history if r["epoch"] < epoch or (r["epoch"] == epoch and epoch % cfg.eval_every)
-    ]
+    return gf_state

@@ -38,10 +38,11 @@ def _first_at_least(history, key, value):
 
 
 def _phase_summary(run_dir: Path) -> dict:
+    import closedform
     import compare
 
-    config, weights, task = compare.load_run(run_dir)
-    res = compare.phase_residual(compare.neuron_phases(weights["W1"], weights["W2"], task))
+    d = closedform.load_model_dir(run_dir)
+    res = compare.phase_residual(compare.neuron_phases(d.weights["W1"], d.weights["W2"], d.task))
     return {**res.to_dict(), "delta": res.delta.tolist()}
 
 
@@ -352,6 +353,7 @@ def _plot_fig4b_all(adamw_rows, gd_rows, path, p):
 
 def fig6(args, out: Path) -> dict:
     """Mean IPR over training against accuracy, with the analytic IPR (Gromov Fig. 6)."""
+    import closedform
     import compare
     from trained import TrainConfig
 
@@ -362,7 +364,7 @@ def fig6(args, out: Path) -> dict:
     run_dir = out / "runs" / "fig6_adamw"
     run = train_dense(cfg, run_dir, every=25)
     series = compare.ipr_series(run_dir)
-    metrics = compare.read_metrics(run_dir)
+    metrics = closedform.rundir.read_metrics(run_dir)
     compare.plot_ipr_series(series, out / "fig6.png", metrics=metrics)
     grok = run.grok_epoch(0.99)
     full = _first_at_least(run.history, "test_acc", 1.0)

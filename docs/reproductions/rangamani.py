@@ -252,8 +252,10 @@ def main(argv=None) -> int:
         return 0
     if args.run:
         run_dir = Path(args.run)
-        metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
-        result["config"] = json.loads((run_dir / "config.json").read_text())["hyper"]
+        from closedform import rundir
+
+        metrics = rundir.read_metrics(run_dir)
+        result["config"] = rundir.read_config(run_dir)["hyper"]
         result["trained_elsewhere"] = str(run_dir)
     else:
         cfg = TrainConfig(model="rnn", preset=args.preset, seed=args.seed, device=args.device)

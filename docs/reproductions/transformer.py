@@ -61,10 +61,10 @@ def nanda(args, out: Path) -> dict:
     n, m = ds.inputs[ds.train].T
     train_mask[n, m] = True
     series = {"epoch": [], "loss": [], "restricted_loss": [], "excluded_loss": [], "test_acc": []}
-    from closedform._modeldir import load_weights
+    from closedform import rundir
 
-    for epoch, path in compare.checkpoint_series(run_dir):
-        w = load_weights(path)
+    for epoch in rundir.list_checkpoints(run_dir):
+        w = rundir.load_checkpoint(run_dir, epoch)
         logits = model.logits(w)
         res = restricted_excluded_loss(logits, task, keys, mask=train_mask)
         series["epoch"].append(epoch)

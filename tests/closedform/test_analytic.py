@@ -199,7 +199,8 @@ def test_odd_activations_cannot_use_these_weights(activation):
 def test_save_writes_model_directory(tmp_path):
     net = analytic_mlp(get_task("div", 11), phases="exact")
     net.save(tmp_path / "m")
-    config, weights = load_model_dir(tmp_path / "m")
+    saved = load_model_dir(tmp_path / "m")
+    config, weights = saved.config, saved.weights
     assert config["model"] == "mlp" and config["source"] == "analytic" and config["p"] == 11
     assert config["task"] == {"name": "div", "params": {"g": 2}}
     np.testing.assert_array_equal(weights["W1"], net.W1)

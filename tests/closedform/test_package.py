@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from closedform import load_model_dir, save_model_dir
-from closedform._modeldir import load_weights, save_weights
+from closedform.rundir import load_weights, save_weights
 from modfourier.cli import main
 
 
@@ -46,7 +46,8 @@ def test_construct_cli_json_and_model_dir(tmp_path, capsys):
     assert rc == 0
     result = json.loads(capsys.readouterr().out)
     assert result["accuracy"] == 1.0 and result["width"] == 6 * 11 + 1
-    config, weights = load_model_dir(tmp_path / "m")
+    saved = load_model_dir(tmp_path / "m")
+    config, weights = saved.config, saved.weights
     assert config["task"]["name"] == "mul" and weights["W1"].shape == (67, 46)
 
 
@@ -63,7 +64,8 @@ def test_construct_cli_text(capsys):
 def test_model_dir_round_trip_and_complex(tmp_path):
     w = {"W1": np.arange(6.0).reshape(2, 3), "Z": np.array([1 + 2j])}
     save_model_dir(tmp_path, {"model": "mlp", "p": 3, "task": {"name": "add"}}, w)
-    config, back = load_model_dir(tmp_path)
+    saved = load_model_dir(tmp_path)
+    config, back = saved.config, saved.weights
     assert config["format_version"] == 1 and "library_version" in config
     np.testing.assert_array_equal(back["W1"], w["W1"])
     assert back["Z"][0] == 1 + 2j
@@ -90,7 +92,8 @@ def test_failed_save_keeps_previous_files(tmp_path):
             {"model": "mlp", "p": 3, "task": {"name": "add"}, "x": object()},
             {"W": np.zeros(2)},
         )
-    config, weights = load_model_dir(tmp_path)
+    saved = load_model_dir(tmp_path)
+    config, weights = saved.config, saved.weights
     np.testing.assert_array_equal(weights["W"], np.ones(2))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "weights.safetensors"]
 

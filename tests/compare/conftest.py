@@ -41,7 +41,7 @@ def write_fake_run(path, p=13, noise=0.2, seed=0):
     import json
 
     import closedform
-    from closedform._modeldir import save_weights
+    from closedform.rundir import save_weights
 
     task = closedform.get_task("add", p)
     net = closedform.analytic_mlp(task, frequencies=[2, 5], phases="exact")

@@ -30,7 +30,7 @@ def noisy():
 
 
 def test_training_curves_png(tmp_path, fake_run):
-    from compare._report import read_metrics
+    from closedform.rundir import read_metrics
 
     assert_png(compare.plot_training_curves(read_metrics(fake_run), tmp_path / "c.png"))
 

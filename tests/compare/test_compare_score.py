@@ -62,7 +62,7 @@ def test_score_invalid(model, task, exc):
 
 
 def test_ipr_series_reads_checkpoints(tmp_path):
-    from closedform._modeldir import save_weights
+    from closedform.rundir import save_weights
 
     task = closedform.get_task("add", 13)
     net = closedform.analytic_mlp(task, frequencies=[3], phases="exact")

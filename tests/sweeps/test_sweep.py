@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from modfourier.cli import main
-from trained._sweep import load_spec, parse_spec, plot_sweep, run_sweep
+from modfourier._sweep import load_spec, parse_spec, plot_sweep, run_sweep
 
 BASE = {
     "model": "mlp",

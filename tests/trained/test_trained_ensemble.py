@@ -226,7 +226,7 @@ def test_resume_after_a_kill_is_bitwise_equal(tmp_path, extra):
     full = train_ensemble(cfg, settings=settings, out_dir=tmp_path / "full")
     with pytest.raises(_Kill):
         train_ensemble(cfg, settings=settings, out_dir=tmp_path / "killed", progress=_kill_at(21))
-    from trained._train import list_checkpoints
+    from closedform.rundir import list_checkpoints
 
     assert list_checkpoints(tmp_path / "killed" / "member_0")[-1] == 16
     resumed = train_ensemble(cfg, settings=settings, out_dir=tmp_path / "killed", resume=True)

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import trained
-from closedform._modeldir import load_weights
+from closedform.rundir import load_weights
 from trained import NonFiniteLossError, TrainConfig, load_model, train
-from trained._train import list_checkpoints
+from closedform.rundir import list_checkpoints
 
 SMALL = dict(model="mlp", task="add", p=11, width=32, device="cpu")
 

@@ -64,7 +64,7 @@ _SPEC_KEYS = {
 
 
 def _train_fields() -> dict:
-    from ._config import TrainConfig
+    from trained._config import TrainConfig
 
     return {f.name: f for f in dataclasses.fields(TrainConfig)}
 
@@ -192,7 +192,7 @@ class SweepSpec:
 
     def config(self, params: dict, seed: int):
         """The TrainConfig of one run."""
-        from ._config import TrainConfig
+        from trained._config import TrainConfig
 
         values = dict(self.base)
         dims = {d.name: d for d in self.dimensions}
@@ -524,7 +524,7 @@ def _heartbeat(study, trials, interval: int):
 def _ensemble_key(spec: SweepSpec, params: dict) -> str | None:
     """Runs of points with the same key can train as one batched ensemble: MLPs whose
     resolved configs differ only in :data:`trained.ENSEMBLE_FIELDS`. None: not batchable."""
-    from ._config import ENSEMBLE_FIELDS
+    from trained._config import ENSEMBLE_FIELDS
 
     cfg = spec.config(params, spec.seeds[0]).resolve()
     if cfg.model != "mlp" or cfg.dropout:
@@ -567,7 +567,8 @@ def _run_point(spec: SweepSpec, trial, params: dict, out: Path, prune: bool) -> 
 
     import optuna
 
-    from ._train import list_checkpoints, train
+    from closedform.rundir import list_checkpoints
+    from trained import train
 
     _, point_dir = _point_dir(out, trial, params)
     runs, seconds = [], []
@@ -603,9 +604,9 @@ def _run_group(spec: SweepSpec, group: list, out: Path) -> list:
     otherwise (another grouping, or killed before its first checkpoint) its points restart."""
     import shutil
 
-    from ._config import ENSEMBLE_FIELDS
-    from ._ensemble import train_ensemble
-    from ._train import NonFiniteLossError
+    from trained._config import ENSEMBLE_FIELDS
+    from trained._ensemble import train_ensemble
+    from trained._train import NonFiniteLossError
 
     base = spec.config(group[0][1], spec.seeds[0])
     settings, dirs, wanted, point_dirs = [], [], [], []
@@ -743,7 +744,7 @@ def run_sweep(
     import optuna
     from optuna.trial import TrialState
 
-    from ._train import NonFiniteLossError
+    from trained._train import NonFiniteLossError
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -855,7 +856,7 @@ def sweep_results(study) -> list[dict]:
 
 def write_results(rows: list[dict], out: Path) -> None:
     """results.json (everything, scorecards included) and results.csv (flat columns)."""
-    from closedform._modeldir import atomic_write_bytes
+    from closedform.rundir import atomic_write_bytes
 
     atomic_write_bytes(
         out / "results.json", (json.dumps(rows, indent=1, default=str) + "\n").encode()
@@ -881,80 +882,19 @@ def write_results(rows: list[dict], out: Path) -> None:
 def plot_sweep(
     results_path, x: str | None = None, y: str = "epochs_to_grok", by: str | None = None, out=None
 ):
-    """Swept variable against the objective: one line per value of a categorical field, the
-    mean over seeds with their min-max spread. Returns the PNG path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Plot a sweep folder's (or results.json's) results with :func:`compare.plot_sweep`;
+    returns the PNG path (default ``sweep_<y>_vs_<x>.png`` beside results.json)."""
+    from compare import plot_sweep as draw
 
     results_path = Path(results_path)
     if results_path.is_dir():
         results_path = results_path / "results.json"
-    rows = json.loads(results_path.read_text())
-    if not rows:
+    if not results_path.is_file():
+        raise FileNotFoundError(f"no sweep results at {results_path}")
+    try:
+        rows = json.loads(results_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{results_path} is not valid JSON: {exc}") from None
+    if not isinstance(rows, list) or not rows:
         raise ValueError(f"{results_path} holds no finished run")
-    fixed = {
-        "trial",
-        "point",
-        "seed",
-        "epochs_to_grok",
-        "epochs",
-        "stopped",
-        "final_train_acc",
-        "final_test_acc",
-        "final_test_loss",
-        "seconds",
-        "run_dir",
-        "score",
-    }
-    swept = [k for k in rows[0] if k not in fixed]
-    if y not in rows[0]:
-        raise ValueError(f"`y` must be a result column such as epochs_to_grok; got {y!r}")
-    numeric = [k for k in swept if all(_is_number(r[k]) for r in rows)]
-    categorical = [k for k in swept if k not in numeric]
-    if x is None:
-        if not numeric:
-            raise ValueError("no numeric swept field to put on the x axis; pass `x`")
-        x = numeric[0]
-    if x not in swept:
-        raise ValueError(f"`x` must be a swept field {swept}; got {x!r}")
-    if by is None and categorical:
-        by = categorical[0]
-    groups: dict = {}
-    for r in rows:
-        groups.setdefault(r.get(by) if by else "all", {}).setdefault(r[x], []).append(r[y])
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    never_points = []
-    for label, series in sorted(groups.items(), key=lambda kv: str(kv[0])):
-        xs = sorted(series)
-        vals = [[v for v in series[k] if v is not None] for k in xs]
-        mean = [np.mean(v) if v else np.nan for v in vals]
-        lo = [min(v) if v else np.nan for v in vals]
-        hi = [max(v) if v else np.nan for v in vals]
-        line = ax.plot(xs, mean, marker="o", label=f"{by} = {label}" if by else "mean")[0]
-        ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2)
-        never = [k for k, v in zip(xs, vals, strict=True) if not v]
-        if never:
-            never_points.append((label, never, line.get_color()))
-    if never_points:  # one row above the data: no seed reached the threshold there
-        top = ax.get_ylim()[1]
-        for i, (label, never, color) in enumerate(never_points):
-            ax.scatter(
-                never,
-                [top * (1.0 + 0.04 * i)] * len(never),
-                marker="x",
-                color=color,
-                label=f"{label}: no seed reached {y.replace('_', ' ')}",
-            )
-    n_seeds = len({r["seed"] for r in rows})
-    ax.set_xlabel(x)
-    ax.set_ylabel(y.replace("_", " ") + (" (epochs)" if "epochs" in y else ""))
-    ax.set_title(f"{y.replace('_', ' ')} vs {x}: mean and min-max over {n_seeds} seed(s)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    out = Path(out) if out else results_path.with_name(f"sweep_{y}_vs_{x}.png")
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return draw(rows, x=x, y=y, by=by, out=out, default_dir=results_path.parent)
