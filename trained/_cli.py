@@ -75,9 +75,17 @@ def _parse_set(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the ``train`` verb; returns the exit status."""
-    from ._config import TrainConfig
+    """Run the ``train`` verb; returns the exit status.
+
+    Before training it prints (to stderr) the preset values the run takes because they were
+    left unset, p-aware ones marked (:func:`trained._config.defaults_line`), and a warning for
+    each measured reason the configuration is not expected to generalize
+    (:func:`trained._config.generalization_warnings`); after training, the run's verdict
+    (:func:`trained._verdict.verdict`).
+    """
+    from ._config import TrainConfig, defaults_line, generalization_warnings
     from ._train import NonFiniteLossError, train
+    from ._verdict import assess
 
     try:
         extra = _parse_set(args.set)
@@ -99,16 +107,25 @@ def run(args: argparse.Namespace) -> int:
         if both and any(extra[k] != flags[k] for k in both):
             raise ValueError(f"`--set` repeats field(s) {both} given by their own flags")
         config = TrainConfig(**{**flags, **extra})
+        resolved = config.resolve()
     except (ValueError, TypeError) as exc:
         print(f"modfourier train: error: {exc}", file=sys.stderr)
         return 2
+
+    # stderr: with --json, stdout carries the summary alone
+    line = defaults_line(config)
+    if line is not None:
+        print(line, file=sys.stderr)
+    warnings = generalization_warnings(resolved)
+    for text in warnings:
+        print(f"modfourier train: warning: {text}", file=sys.stderr)
 
     bar = None
     progress = None
     if not args.json and sys.stderr.isatty():
         from tqdm import tqdm
 
-        total = config.resolve().max_epochs
+        total = resolved.max_epochs
         bar = tqdm(total=total, unit="epoch", file=sys.stderr)
 
         def progress(rec):
@@ -129,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     last = result.history[-1]
+    target = result.config.target_acc
+    outcome = assess(result.history, target if target <= 1.0 else 0.99)  # > 1: never stops
     summary = {
         "run_dir": str(result.run_dir),
         "model": result.config.model,
@@ -143,6 +162,10 @@ def run(args: argparse.Namespace) -> int:
         "test_acc": last["test_acc"],
         "train_loss": last["train_loss"],
         "test_loss": last["test_loss"],
+        "p_defaults": list(result.config.p_defaults or ()),
+        "warnings": warnings,
+        "verdict": outcome.message,
+        "verdict_kind": outcome.kind,
     }
     if args.json:
         print(json.dumps(summary))
@@ -153,4 +176,5 @@ def run(args: argparse.Namespace) -> int:
             f"{summary['train_acc']:.4f}, test acc {summary['test_acc']:.4f} -> "
             f"{summary['run_dir']}"
         )
+        print(outcome.message)
     return 0

@@ -11,7 +11,18 @@ import dataclasses
 import math
 from dataclasses import dataclass, field, fields
 
-__all__ = ["TrainConfig", "PRESETS", "MODELS", "OPTIMIZERS", "LOSSES", "ACTIVATIONS"]
+__all__ = [
+    "TrainConfig",
+    "PRESETS",
+    "P_AWARE_DEFAULTS",
+    "MODELS",
+    "OPTIMIZERS",
+    "LOSSES",
+    "ACTIVATIONS",
+    "defaults_for_p",
+    "defaults_line",
+    "generalization_warnings",
+]
 
 #: Config fields that may differ between the members of one batched ensemble
 #: (:func:`trained.train_ensemble`).
@@ -205,6 +216,36 @@ PRESETS: dict[str, tuple[dict, str]] = {
 }
 _MODEL_DEFAULT_PRESET = {"mlp": "mlp-cpu", "rnn": "rangamani-cpu", "transformer": "nanda-cpu"}
 
+#: p-aware values of the CPU presets: preset -> ((p_lo, p_hi, {field: value}), ...) for
+#: p_lo <= p < p_hi. :meth:`TrainConfig.resolve` applies them to the fields the caller left
+#: unset and records their names in ``p_defaults``; outside every band the preset's own values
+#: hold. Chosen from measurements on add (docs/trained.md, "Defaults by modulus"): at small p
+#: the default MLP either memorizes or, at weight decay 1, decays to zero weights (its output
+#: is cubic in the weights, so zero is a fixed point); a larger training fraction avoids both.
+#: The papers' presets have none.
+P_AWARE_DEFAULTS: dict[str, tuple] = {
+    "mlp-cpu": (
+        (11, 23, {"alpha": 0.9}),
+        (23, 37, {"alpha": 0.8}),
+        (37, 47, {"alpha": 0.7}),
+        (47, 59, {"alpha": 0.6}),
+    ),
+}
+
+#: Measured failures of the CPU presets on add (seeds 0-4, 1000 epochs; docs/trained.md,
+#: "Defaults by modulus"): preset -> ((p_lo, p_hi, alpha_min, runs that did not reach 99 % test
+#: accuracy), ...) for p_lo <= p < p_hi and alpha < alpha_min.
+_MEASURED_FAILURES: dict[str, tuple] = {
+    "mlp-cpu": (
+        (11, 17, 0.9, "alpha 0.7-0.8 at p=11, 13: 19 of 20 runs"),
+        (17, 23, 0.8, "alpha 0.7 at p=17, 19: 8 of 10 runs"),
+        (23, 37, 0.7, "alpha 0.5-0.6 at p=23, 29, 31: 23 of 30 runs"),
+        (37, 47, 0.6, "alpha 0.5 at p=37, 41, 43: 10 of 15 runs"),
+    ),
+}
+#: Moduli the CPU presets' defaults were measured at (add); outside, they are extrapolated.
+_MEASURED_P = {"mlp-cpu": (11, 113)}
+
 
 def _is_int(x) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
@@ -268,12 +309,19 @@ class TrainConfig:
     checkpoint : bool
         Write log-spaced checkpoints (0, 1, 2, 4, ...) and a final one when a run directory is
         given.
+    p_defaults : tuple of str or None
+        Set by :meth:`resolve`: the fields it filled from the p-aware defaults of a CPU preset
+        (:data:`P_AWARE_DEFAULTS`), e.g. ``('alpha',)``; ``None`` when there were none.
 
     Examples
     --------
     >>> cfg = TrainConfig(model="mlp", task="add", p=23, seed=1).resolve()
     >>> cfg.width, cfg.optimizer, cfg.loss
     (128, 'adamw', 'cross_entropy')
+    >>> cfg.alpha, cfg.p_defaults  # small p: a larger training fraction (P_AWARE_DEFAULTS)
+    (0.8, ('alpha',))
+    >>> TrainConfig(model="mlp", p=23, alpha=0.6).resolve().p_defaults is None
+    True
     >>> TrainConfig(model="mlp", alpha=1.5)
     Traceback (most recent call last):
     ...
@@ -317,27 +365,33 @@ class TrainConfig:
     patience: int | None = None
     device: str = "auto"
     checkpoint: bool = True
+    p_defaults: tuple | None = None
 
     def __post_init__(self):
         _validate(self)
 
     # ------------------------------------------------------------------------------------
     def resolve(self) -> TrainConfig:
-        """Return a copy with every unset field filled from the preset (see :data:`PRESETS`)."""
-        if self.preset is not None:
-            name = self.preset
-        elif self.task == "miiii":
-            name = "miiii"
-        else:
-            name = _MODEL_DEFAULT_PRESET[self.model]
+        """Return a copy with every unset field filled from the preset (see :data:`PRESETS`).
+
+        A CPU preset's p-aware values (:data:`P_AWARE_DEFAULTS`, from :func:`defaults_for_p`)
+        take precedence over its fixed ones, for unset fields only; their names are recorded
+        in ``p_defaults``. Resolving a resolved config returns it unchanged.
+        """
+        name = self.preset_name
         values, _ = PRESETS[name]
+        p = self.p if self.p is not None else values["p"]
+        by_p = {k: v for k, v in defaults_for_p(name, p).items() if getattr(self, k) is None}
         filled = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            if v is None and f.name in values:
+            if v is None and f.name in by_p:
+                v = by_p[f.name]
+            elif v is None and f.name in values:
                 v = values[f.name]
             filled[f.name] = v
         filled["preset"] = name
+        filled["p_defaults"] = tuple(sorted({*(self.p_defaults or ()), *by_p})) or None
         if filled["data_seed"] is None:
             filled["data_seed"] = filled["seed"]
         if filled["grokfast"] not in (None, "none"):
@@ -347,6 +401,16 @@ class TrainConfig:
         if filled["task"] == "miiii" and filled["model"] != "transformer":
             raise ValueError("`task` 'miiii' needs `model` 'transformer'")
         return TrainConfig(**filled)
+
+    @property
+    def preset_name(self) -> str:
+        """The preset :meth:`resolve` takes unset fields from: ``preset``, else ``'miiii'``
+        for the miiii task, else the model's CPU preset."""
+        if self.preset is not None:
+            return self.preset
+        if self.task == "miiii":
+            return "miiii"
+        return _MODEL_DEFAULT_PRESET[self.model]
 
     @property
     def is_resolved(self) -> bool:
@@ -370,12 +434,185 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown TrainConfig fields {unknown}")
         d = dict(d)
-        if isinstance(d.get("betas"), list):
-            d["betas"] = tuple(d["betas"])
+        for name in ("betas", "p_defaults"):
+            if isinstance(d.get(name), list):
+                d[name] = tuple(d[name])
         return cls(**d)
 
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
+
+
+def _check_preset_p(preset, p) -> None:
+    if preset not in PRESETS:
+        raise ValueError(f"`preset` must be one of {tuple(PRESETS)}; got {preset!r}")
+    if not _is_int(p) or p < 3:
+        raise ValueError(f"`p` must be an int >= 3; got {p!r}")
+
+
+def defaults_for_p(preset: str, p: int) -> dict:
+    """The p-aware default values of a preset at modulus ``p``.
+
+    Parameters
+    ----------
+    preset : str
+        A name in :data:`PRESETS`.
+    p : int
+        Modulus, ``>= 3``.
+
+    Returns
+    -------
+    dict
+        Field name -> value from :data:`P_AWARE_DEFAULTS` (empty for the papers' presets, and
+        outside the bands where a CPU preset's own values hold).
+
+    Raises
+    ------
+    ValueError
+        Unknown ``preset`` or ``p`` not an int ``>= 3``.
+
+    Notes
+    -----
+    The bands come from measurements on add mod every prime 11 <= p <= 113 (seeds 0-4): with
+    the training fraction alpha = 0.5 the ``mlp-cpu`` network (N = 128, cross-entropy, AdamW
+    lr 0.1, weight decay 1) generalizes from p = 47 on; below, the training fraction needed
+    grows as p shrinks (docs/trained.md, "Defaults by modulus").
+
+    Examples
+    --------
+    >>> defaults_for_p("mlp-cpu", 31), defaults_for_p("mlp-cpu", 97), defaults_for_p("gromov", 31)
+    ({'alpha': 0.8}, {}, {})
+    """
+    _check_preset_p(preset, p)
+    for lo, hi, values in P_AWARE_DEFAULTS.get(preset, ()):
+        if lo <= p < hi:
+            return dict(values)
+    return {}
+
+
+def _fmt(x) -> str:
+    return f"{x:g}" if _is_real(x) else str(x)
+
+
+#: What :func:`defaults_line` lists, per model: (field, label).
+_LINE_FIELDS = {
+    "mlp": (("alpha", "alpha"), ("width", "width"), ("lr", "lr"), ("weight_decay", "weight decay")),
+    "rnn": (
+        ("alpha", "alpha"),
+        ("d_hidden", "d_hidden"),
+        ("lr", "lr"),
+        ("weight_decay", "weight decay"),
+    ),
+    "transformer": (
+        ("alpha", "alpha"),
+        ("d_model", "d_model"),
+        ("lr", "lr"),
+        ("weight_decay", "weight decay"),
+        ("grokfast_lamb", "Grokfast lambda"),
+    ),
+}
+
+
+def defaults_line(config: TrainConfig) -> str | None:
+    """One line naming the preset values a run takes because the caller left them unset.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The caller's (unresolved) configuration.
+
+    Returns
+    -------
+    str or None
+        ``"defaults for p=31 (mlp-cpu): alpha 0.8 (p-aware), width 128, ..."``, listing the
+        main hyper-parameters (training fraction, size, lr, weight decay, epochs) that the
+        caller left unset; ``None`` when the caller set them all.
+
+    Raises
+    ------
+    TypeError
+        ``config`` is not a TrainConfig.
+
+    Examples
+    --------
+    >>> print(defaults_line(TrainConfig(model="mlp", task="add", p=31)))
+    defaults for p=31 (mlp-cpu): alpha 0.8 (p-aware), width 128, lr 0.1, weight decay 1,
+    3000 epochs
+    >>> defaults_line(TrainConfig(model="mlp", p=31, alpha=0.8, width=128, lr=0.1,
+    ...                           weight_decay=1.0, max_epochs=100)) is None
+    True
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"`config` must be a TrainConfig; got {type(config).__name__}")
+    cfg = config.resolve()
+    by_p = set(cfg.p_defaults or ()) - set(config.p_defaults or ())
+    parts = []
+    for name, label in _LINE_FIELDS[cfg.model]:
+        if getattr(config, name) is None and getattr(cfg, name) is not None:
+            tag = " (p-aware)" if name in by_p else ""
+            parts.append(f"{label} {_fmt(getattr(cfg, name))}{tag}")
+    if config.max_epochs is None:
+        parts.append(f"{cfg.max_epochs} epochs")
+    if not parts:
+        return None
+    return f"defaults for p={cfg.p} ({cfg.preset}): " + ", ".join(parts)
+
+
+def generalization_warnings(config: TrainConfig) -> list[str]:
+    """Why a run of ``config`` is not expected to generalize, from measured failures.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        Resolved or not (it is resolved first).
+
+    Returns
+    -------
+    list of str
+        One message per known problem, each naming the setting that would generalize (e.g.
+        ``--alpha 0.8``); empty when none is known. Only the CPU presets have measurements.
+
+    Raises
+    ------
+    TypeError
+        ``config`` is not a TrainConfig.
+
+    Notes
+    -----
+    Measured on add (docs/trained.md, "Defaults by modulus"); the other closedform tasks are
+    held to the same bands, the task being a relabelling of add for sub, and of add mod p - 1
+    (discrete logarithm) for mul and div.
+
+    Examples
+    --------
+    >>> generalization_warnings(TrainConfig(model="mlp", task="add", p=31))
+    []
+    >>> print(generalization_warnings(TrainConfig(model="mlp", task="add", p=31, alpha=0.5))[0])
+    alpha 0.5 at p=31 is not expected to generalize with mlp-cpu (measured on add: alpha
+    0.5-0.6 at p=23, 29, 31: 23 of 30 runs did not reach 99 % test accuracy); --alpha 0.8 does
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"`config` must be a TrainConfig; got {type(config).__name__}")
+    cfg = config.resolve()
+    name, p = cfg.preset, cfg.p
+    if cfg.task in EXTRA_TASKS or name not in _MEASURED_P:
+        return []
+    out = []
+    lo, hi = _MEASURED_P[name]
+    if not lo <= p <= hi:
+        out.append(
+            f"p={p} is outside the moduli {lo}-{hi} at which the {name} defaults were measured "
+            "(docs/trained.md, 'Defaults by modulus'); they may not generalize"
+        )
+    for p_lo, p_hi, alpha_min, failed in _MEASURED_FAILURES.get(name, ()):
+        if p_lo <= p < p_hi and cfg.alpha < alpha_min:
+            good = defaults_for_p(name, p).get("alpha", alpha_min)
+            out.append(
+                f"alpha {_fmt(cfg.alpha)} at p={p} is not expected to generalize with {name} "
+                f"(measured on add: {failed} did not reach 99 % test accuracy); --alpha "
+                f"{_fmt(good)} does"
+            )
+    return out
 
 
 def _first(*xs):
@@ -461,6 +698,17 @@ def _validate(c: TrainConfig) -> None:
             raise ValueError(f"`betas` must be a pair of floats in [0, 1); got {b!r}")
         if isinstance(b, list):
             object.__setattr__(c, "betas", tuple(b))
+    if c.p_defaults is not None:
+        names = {f.name for f in fields(c)}
+        pd = c.p_defaults
+        if not isinstance(pd, (tuple, list)) or not all(
+            isinstance(x, str) and x in names for x in pd
+        ):
+            raise ValueError(
+                f"`p_defaults` must be None or a tuple of TrainConfig field names; got {pd!r}"
+            )
+        if isinstance(pd, list):
+            object.__setattr__(c, "p_defaults", tuple(pd))
     if c.target_acc is not None and (not _is_real(c.target_acc) or not 0.0 < c.target_acc):
         raise ValueError(
             f"`target_acc` must be a float > 0 (> 1 never stops); got {c.target_acc!r}"
