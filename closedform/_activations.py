@@ -11,6 +11,9 @@ __all__ = ["activation_fn", "ACTIVATIONS"]
 
 ACTIVATIONS = ("quadratic", "relu", "gelu", "tanh", "x^k")
 _POWER = re.compile(r"^x\^([1-9][0-9]*)$")
+#: Largest power k of 'x^k': beyond it x^k of the construction's pre-activations (|h| <= 2)
+#: leaves float64's range or drowns every wave but the largest in rounding.
+MAX_POWER = 32
 
 
 def _gelu(x):
@@ -25,7 +28,7 @@ def activation_fn(name: str):
     ----------
     name : str
         ``'quadratic'`` (x^2, Gromov eq. 4, the default), ``'relu'``, ``'gelu'`` (exact, erf),
-        ``'tanh'``, or ``'x^k'`` for an integer power k >= 1 (e.g. ``'x^3'``; App. B).
+        ``'tanh'``, or ``'x^k'`` for an integer power 1 <= k <= 32 (e.g. ``'x^3'``; App. B).
 
     Returns
     -------
@@ -50,6 +53,11 @@ def activation_fn(name: str):
     match = _POWER.match(name)
     if match:
         k = int(match.group(1))
+        if k > MAX_POWER:
+            raise ValueError(
+                f"`activation` 'x^k' takes 1 <= k <= {MAX_POWER} (larger powers overflow float64 "
+                f"on the construction's pre-activations); got {name!r}"
+            )
         return lambda x: x**k
     if name == "relu":
         return lambda x: np.maximum(x, 0)
@@ -58,7 +66,8 @@ def activation_fn(name: str):
     if name == "tanh":
         return np.tanh
     raise ValueError(
-        f"`activation` must be 'quadratic', 'relu', 'gelu', 'tanh' or 'x^k' (k >= 1); got {name!r}"
+        f"`activation` must be 'quadratic', 'relu', 'gelu', 'tanh' or 'x^k' (1 <= k <= "
+        f"{MAX_POWER}); got {name!r}"
     )
 
 

@@ -249,6 +249,13 @@ def analytic_mlp(
     if branches not in ("all", "one"):
         raise ValueError(f"`branches` must be 'all' or 'one'; got {branches!r}")
     M = task.M
+    if M < 2:
+        raise ValueError(
+            f"task {task.name!r} mod p = {task.p} has M = {M}: there is no non-constant wave "
+            "to build a network from (use p >= 3)"
+        )
+    if zero_neuron is not None and not isinstance(zero_neuron, (bool, np.bool_)):
+        raise TypeError(f"`zero_neuron` must be True, False or None; got {zero_neuron!r}")
     rng, seed_int = _rng(seed)
     if width is not None:
         width = _check_int("width", width, 1)

@@ -203,6 +203,11 @@ def evaluate_mlp(
         del H, Z
         if np.iscomplexobj(L):
             L = np.ascontiguousarray(L.real)
+        if not np.all(np.isfinite(L)):
+            raise ValueError(
+                f"the network's logits are not finite (NaN or inf) for n in [{n0}, {n1}): its "
+                "weights or activation overflow; accuracy and margin are undefined"
+            )
         target = task.table[n0:n1].ravel()
         ok = target >= 0
         idx = np.flatnonzero(ok)

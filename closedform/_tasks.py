@@ -112,8 +112,20 @@ class Task:
         return f"Task({self.name!r}, p={self.p}, M={self.M}{extra})"
 
 
+#: Bytes the (p, p) tables of a task may take; beyond, ``get_task`` refuses up front.
+MAX_TABLE_BYTES = 4 * 2**30
+
+
 def _check_p(p, name: str) -> int:
     p = _check_int("p", p, 2)
+    need = 2 * 8 * p * p  # the int64 table and the boolean/int work arrays built beside it
+    if need > MAX_TABLE_BYTES:
+        largest = int((MAX_TABLE_BYTES / 16) ** 0.5)
+        raise ValueError(
+            f"`p` = {p} needs {need / 2**30:.1f} GiB for the task's p x p tables (the limit is "
+            f"{MAX_TABLE_BYTES / 2**30:.0f} GiB, p <= {largest}); every network here is "
+            "evaluated on all p^2 pairs"
+        )
     if name in _LOG_TASKS and not is_prime(p):
         raise ValueError(f"`p` must be a prime >= 2 for task {name!r}; got {p}")
     return p

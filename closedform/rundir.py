@@ -43,6 +43,7 @@ import numpy as np
 
 __all__ = [
     "CONFIG_NAME",
+    "DirectoryInUseError",
     "FORMAT_VERSION",
     "METRICS_NAME",
     "WEIGHTS_NAME",
@@ -84,6 +85,10 @@ _OWN_NAMES = {CONFIG_NAME, WEIGHTS_NAME, METRICS_NAME, CHECKPOINT_DIR, STATE_DIR
 
 class RunDirError(ValueError):
     """A model or run directory that is missing, foreign, corrupt or of another version."""
+
+
+class DirectoryInUseError(RunDirError):
+    """A writer was pointed at a directory that holds something it did not create."""
 
 
 class TornMetricsWarning(UserWarning):
@@ -285,8 +290,7 @@ def read_config(run_dir: str | os.PathLike) -> dict:
     version = config.get("format_version")
     if version != FORMAT_VERSION:
         raise RunDirError(
-            f"{path}: unsupported format_version {version!r} (this library reads "
-            f"{FORMAT_VERSION})"
+            f"{path}: unsupported format_version {version!r} (this library reads {FORMAT_VERSION})"
         )
     missing = [k for k in REQUIRED_KEYS if k not in config]
     if missing:
@@ -468,21 +472,21 @@ def claim_new_dir(path: str | os.PathLike, what: str = "`out_dir`") -> Path:
 
     Raises
     ------
-    RunDirError
+    DirectoryInUseError
         ``path`` is a file, lies under a file, or is a directory holding anything (the message
         names one entry it found): no writer overwrites what it did not create.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise RunDirError(f"{what} {path} is an existing file, not a directory")
+        raise DirectoryInUseError(f"{what} {path} is an existing file, not a directory")
     for parent in path.parents:
         if parent.exists() and not parent.is_dir():
-            raise RunDirError(f"{what} {path} lies under {parent}, which is a file")
+            raise DirectoryInUseError(f"{what} {path} lies under {parent}, which is a file")
     if path.is_dir():
         entries = sorted(e.name for e in path.iterdir())
         if entries:
             kind = "a model or run" if CONFIG_NAME in entries else "other files"
-            raise RunDirError(
+            raise DirectoryInUseError(
                 f"{what} {path} already holds {kind} ({entries[0]}"
                 f"{f' and {len(entries) - 1} more' if len(entries) > 1 else ''}); "
                 "choose a new or empty directory"
@@ -519,7 +523,7 @@ def save_model_dir(path: str | os.PathLike, config: dict, weights: dict[str, np.
 
     Raises
     ------
-    RunDirError
+    DirectoryInUseError
         ``path`` already holds files (it is never overwritten).
     """
     if not isinstance(config, dict):

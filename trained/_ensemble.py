@@ -221,7 +221,7 @@ def train_ensemble(
     elif run_dirs[0] is not None:
         for w in writers:
             if (w.run_dir / rundir.CONFIG_NAME).exists():
-                raise rundir.RunDirError(
+                raise rundir.DirectoryInUseError(
                     f"`out_dir` member {w.run_dir} already holds a run; pass resume=True or a "
                     "new folder"
                 )

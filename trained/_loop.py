@@ -199,7 +199,7 @@ class RunWriter:
         if self.run_dir is None:
             return
         if (self.run_dir / rundir.CONFIG_NAME).is_file():
-            raise rundir.RunDirError(
+            raise rundir.DirectoryInUseError(
                 f"`out_dir` {self.run_dir} already holds a run; resume it (resume=True, "
                 "`--resume`) or choose a new directory"
             )
