@@ -1,9 +1,10 @@
 """closedform: exact Fourier weights for modular arithmetic (Gromov 2023), numpy only.
 
 Tasks and their decomposition f(n, m) = F(f1(n) + f2(m) mod M), number theory, Fourier
-conventions, closed-form networks (Gromov's MLP, the tanh RNN, the one-layer transformer), their chunked evaluation, symbolic proofs of
-exactness, hypothesis strategies (``closedform.strategies``, imported on demand) and the run
-directory that every package reads and writes (``closedform.rundir``).
+conventions, closed-form networks (Gromov's MLP, the tanh RNN, the one-layer transformer),
+their chunked evaluation, symbolic proofs of exactness, hypothesis strategies
+(``closedform.strategies``, imported on demand) and the run directory that every package reads
+and writes (``closedform.rundir``).
 Importing this package never loads torch.
 """
 
