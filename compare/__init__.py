@@ -8,6 +8,7 @@ and docs/compare.md. Importing this package never loads torch or matplotlib.
 
 from ._ablation import (
     frequency_ablation,
+    frequency_remover,
     mlp_frequency_ablation,
     remove_frequencies,
     restricted_excluded_loss,
@@ -29,6 +30,7 @@ from ._ipr import ipr, ipr_reference, mlp_ipr
 from ._lowrank import (
     energy_share,
     minimal_rank,
+    predicted_ranks,
     singular_values,
     singular_vector_frequencies,
     svd_ticks,
@@ -36,7 +38,14 @@ from ._lowrank import (
 )
 from ._phases import NeuronPhases, PhaseResidual, neuron_phases, phase_residual, wrap
 from ._report import scorecard_rows, write_report
-from ._score import ipr_series, jsonable, phase_series, score
+from ._score import (
+    health_warning,
+    ipr_series,
+    jsonable,
+    logit_variance_explained,
+    phase_series,
+    score,
+)
 from ._spectra import WaveFit, frequency_norms, key_frequencies, spectrum_2d, wave_fit
 from ._syrkis import active_frequencies, positional_correlation
 
@@ -51,6 +60,8 @@ __all__ = [
     "scorecard_rows",
     "energy_share",
     "frequency_ablation",
+    "frequency_remover",
+    "health_warning",
     "frequency_norms",
     "hidden_state_fit",
     "idealized_accuracy",
@@ -58,6 +69,7 @@ __all__ = [
     "ipr",
     "ipr_reference",
     "key_frequencies",
+    "logit_variance_explained",
     "minimal_rank",
     "mlp_fit_errors",
     "mlp_frequency_ablation",
@@ -75,6 +87,7 @@ __all__ = [
     "plot_sweep",
     "plot_training_curves",
     "positional_correlation",
+    "predicted_ranks",
     "remove_frequencies",
     "restricted_excluded_loss",
     "run_accuracy_fn",

@@ -1,7 +1,8 @@
 """Frequency ablations (Rangamani Table I) and Nanda's restricted / excluded loss.
 
-Models are evaluated through a callable ``accuracy_fn(weights) -> float`` so that torch models
-(RNN, transformer) are run by ``trained`` lazily while the ablation itself stays numpy.
+Models are evaluated through a callable ``accuracy_fn(weights) -> float``: for a model directory
+or an analytic network :func:`run_accuracy_fn` gives one that runs closedform's numpy forward
+in the model's own dtype with the accuracy rule of docs/conventions.md.
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._compat import check_task, evaluate_mlp, inner_index
+from ._compat import check_task, evaluate_mlp, inner_index, resolve_model
 from ._validate import as_real_array, check_mlp, check_number
+
+# entries of a projection below this many ulp of its input's norm are rounding
+_ROUNDING_ULPS = 64
 
 __all__ = [
     "remove_frequencies",
     "frequency_ablation",
     "mlp_frequency_ablation",
+    "frequency_remover",
     "restricted_excluded_loss",
     "run_accuracy_fn",
 ]
@@ -82,7 +87,11 @@ def remove_frequencies(W, frequencies, axis: int = -1, task=None, block=None) ->
     for k in ks:
         c[..., k] = 0
         c[..., (M - k) % M] = 0
+    scale = np.linalg.norm(x, axis=-1, keepdims=True)  # the FFT's error scales with it
     x = np.fft.ifft(c, axis=-1).real
+    # what is left of a removed wave is the transform's rounding: make it exactly zero, so that
+    # a network without any of its waves has exactly tied logits, not logits of rounding noise
+    x[np.abs(x) <= _ROUNDING_ULPS * np.finfo(np.float64).eps * scale] = 0.0
     if index is None:
         moved = x
     else:
@@ -265,41 +274,97 @@ def restricted_excluded_loss(logits, task, frequencies, mask=None) -> dict:
     }
 
 
-def run_accuracy_fn(model_dir):
-    """Weights and an ``accuracy_fn(weights) -> float`` for any run directory, via ``trained``.
+def frequency_remover(kind: str, task):
+    """``remove(weights, ks)``: the waves of frequencies ``ks`` projected out of the token
+    embedding and the readout of a model (Rangamani Table I).
 
     Parameters
     ----------
-    model_dir : str or os.PathLike
-        A run directory of an MLP, RNN or transformer.
+    kind : {"mlp", "rnn", "transformer"}
+        MLP: W1's n- and m-blocks along their token axes and W2 along the classes. RNN: the
+        number rows of W_E (the '=' row is kept) and W_fc along the classes. Transformer: the
+        number columns of W_E and W_U along the classes.
+    task : closedform.Task
+        Waves are removed in the inner domain (discrete log for mul/div); the embedding is
+        shared by both operands and read through f1 (block "n").
+
+    Returns
+    -------
+    callable
+        ``remove(weights, ks) -> weights`` for :func:`frequency_ablation`.
+
+    Examples
+    --------
+    >>> import closedform
+    >>> task = closedform.get_task("add", 11)
+    >>> net = closedform.analytic_transformer(task, [2, 5], d_model=32, heads=2, d_mlp=128)
+    >>> w = frequency_remover("transformer", task)(net.weights, [2, 5])
+    >>> float(np.abs(w["W_U"]).max()) < 1e-12
+    True
+    """
+    check_task(task)
+    p = task.p
+    if kind not in ("mlp", "rnn", "transformer"):
+        raise ValueError(f"`kind` must be 'mlp', 'rnn' or 'transformer'; got {kind!r}")
+
+    def remove(weights: dict, ks) -> dict:
+        out = dict(weights)
+        if kind == "mlp":
+            W1 = np.asarray(weights["W1"])
+            n = remove_frequencies(W1[:, :p], ks, task=task, block="n")
+            m = remove_frequencies(W1[:, p:], ks, task=task, block="m")
+            out["W1"] = np.concatenate([n, m], axis=1).astype(W1.dtype)
+            out["W2"] = _removed(weights["W2"], ks, 0, task)
+        elif kind == "rnn":
+            W_E = np.array(weights["W_E"])
+            W_E[:p] = remove_frequencies(W_E[:p], ks, axis=0, task=task, block="n")
+            out["W_E"] = W_E
+            out["W_fc"] = _removed(weights["W_fc"], ks, 0, task)
+        else:
+            W_E = np.array(weights["W_E"])
+            W_E[:, :p] = remove_frequencies(W_E[:, :p], ks, axis=1, task=task, block="n")
+            out["W_E"] = W_E
+            out["W_U"] = _removed(weights["W_U"], ks, 1, task)
+        return out
+
+    return remove
+
+
+def _removed(W, ks, axis: int, task) -> np.ndarray:
+    W = np.asarray(W)
+    return remove_frequencies(W, ks, axis=axis, task=task, block="out").astype(W.dtype)
+
+
+def run_accuracy_fn(model_dir):
+    """Weights and an ``accuracy_fn(weights) -> float`` for a model directory or network.
+
+    Parameters
+    ----------
+    model_dir : str, os.PathLike or analytic network
+        A run directory of an MLP, RNN or transformer, or a ``closedform`` analytic network.
 
     Returns
     -------
     weights : dict of str -> ndarray
     accuracy_fn : callable
-        Accuracy over every defined pair of the model evaluated on substituted weights
-        (``trained.load_model(model_dir).logits(weights)``); pass both to
-        :func:`frequency_ablation` or :func:`compare.minimal_rank`.
+        Accuracy over every defined pair of the model evaluated on substituted weights, in the
+        model's own dtype, by the rule of docs/conventions.md ("Accuracy and margin"); pass both
+        to :func:`frequency_ablation` or :func:`compare.minimal_rank`.
 
     Notes
     -----
-    Imports ``trained`` (and so torch) when called, never at ``import compare``.
+    The forward passes are closedform's numpy twins of ``trained``'s; an attention-only
+    transformer or one with several output heads runs through ``trained`` (torch, imported
+    only then).
+
+    Examples
+    --------
+    >>> import closedform
+    >>> net = closedform.analytic_rnn(closedform.get_task("add", 11), [2], d_hidden=40,
+    ...                               d_embed=8)
+    >>> weights, acc = run_accuracy_fn(net)
+    >>> acc(weights), acc({**weights, "W_fc": 0 * weights["W_fc"]})
+    (1.0, 0.0)
     """
-    import os
-
-    if not isinstance(model_dir, (str, os.PathLike)):
-        raise TypeError(f"`model_dir` must be a path; got {type(model_dir).__name__}")
-    import closedform
-    import trained
-
-    model = trained.load_model(model_dir)
-    config = model.config
-    task = closedform.task_from_dict(config["task"], int(config["p"]))
-    target = task.table.reshape(-1)
-    defined = target >= 0
-
-    def accuracy_fn(weights):
-        logits = np.asarray(model.logits(weights))[:, : task.p]
-        return float((logits.argmax(axis=1) == target)[defined].mean())
-
-    return dict(model.weights), accuracy_fn
+    net, _, _ = resolve_model(model_dir)
+    return dict(net.weights), net.accuracy

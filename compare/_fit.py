@@ -118,8 +118,23 @@ def idealized_accuracy(W1, W2, task, activation="quadratic", output_scale=None) 
     return float(evaluate_mlp(W1f, W2f, task, activation, output_scale).accuracy)
 
 
-def hidden_state_fit(h, W_fc, task, normalize: bool = True, n_vectors: int | None = None):
-    """Rangamani Table II: fit the readout's singular-vector projections of the hidden state.
+def _wave_lstsq(z: np.ndarray, w: np.ndarray):
+    """Least-squares alpha cos w + beta sin w of each column of z: (coef (2, c), residual)."""
+    basis = np.stack([np.cos(w), np.sin(w)], axis=1)
+    coef, *_ = np.linalg.lstsq(basis, z, rcond=None)
+    return coef, z - basis @ coef
+
+
+def hidden_state_fit(
+    h,
+    W_fc,
+    task,
+    normalize: bool = True,
+    n_vectors: int | None = None,
+    basis: str = "singular",
+    frequencies=None,
+):
+    """Rangamani Table II: fit the readout's projections of the hidden state to cos/sin ω(a+b).
 
     Parameters
     ----------
@@ -131,18 +146,41 @@ def hidden_state_fit(h, W_fc, task, normalize: bool = True, n_vectors: int | Non
         Gives the inner sum s = f1(n) + f2(m) mod M (n + m for add); only decomposed pairs are
         fitted.
     normalize : bool
-        Divide each hidden state by its L2 norm first (the RNN normalizes h3 before W_fc).
+        Divide each hidden state by its L2 norm first (what the readout of an RNN with
+        ``hidden_norm="l2"`` reads).
     n_vectors : int, optional
-        How many leading singular vectors to fit (default: those with sigma > 1e-6 sigma_1, at
-        most 2 floor(M/2)).
+        ``basis="singular"``: how many leading singular vectors to fit (default: those with
+        sigma > 1e-6 sigma_1, at most 2 floor(M/2)).
+    basis : {"singular", "frequency"}
+        ``"singular"``: each right singular vector V_i of W_fc, at the dominant frequency of
+        its left singular vector (Rangamani's procedure, one vector at a time).
+        ``"frequency"``: for each frequency k, the plane of hidden directions the readout reads
+        at k, span(W_fc^T c_k, W_fc^T s_k) with c_k, s_k = cos, sin omega_k r over the classes
+        q = F(r); both coordinates of h in it are fitted together.
+    frequencies : sequence of int, optional
+        ``basis="frequency"``: the frequencies k (default the key frequencies of the readout
+        over the classes, :func:`compare.key_frequencies`, by decreasing energy).
 
     Returns
     -------
     list of dict
-        Per singular vector i: ``index``, ``sigma``, ``frequency`` (dominant frequency of the
-        left singular vector over the outputs, read in the inner domain), ``alpha``, ``beta`` and
-        ``relative_error`` = ||z - alpha cos(w s) - beta sin(w s)|| / ||z||, z = h V_i,
-        w = 2 pi k / M (least squares over all pairs).
+        One record per singular vector (``basis="singular"``): ``index``, ``sigma``,
+        ``frequency``, ``alpha``, ``beta`` and ``relative_error`` = ||z - alpha cos(w s) -
+        beta sin(w s)|| / ||z||, z = h V_i, w = 2 pi k / M (least squares over the decomposed
+        pairs). Per frequency (``basis="frequency"``): ``index``, ``frequency``, ``sigma`` (the
+        readout's singular values in that plane), ``alpha``, ``beta`` (one per coordinate)
+        and ``relative_error`` = ||Z - fit||_F / ||Z||_F over both coordinates.
+
+    Notes
+    -----
+    With distinct singular values, the singular vectors of a Fourier readout come in cos/sin
+    pairs, one pair per frequency, and both bases give the same planes and errors. With equal
+    (or nearly equal) singular values of different frequencies, the SVD returns an arbitrary
+    rotation of their joint eigenspace, which mixes frequencies: a single-frequency fit of such
+    a vector fails even when the network is exactly Fourier (the exact RNN of
+    ``closedform.analytic_rnn`` with equal readout amplitudes has per-vector errors 0.65-0.93
+    and per-frequency errors below 2e-3; docs/compare.md). The frequency basis does not depend
+    on how the spectrum is split and is the well-posed form of Rangamani's measure.
 
     Examples
     --------
@@ -154,6 +192,9 @@ def hidden_state_fit(h, W_fc, task, normalize: bool = True, n_vectors: int | Non
     >>> W_fc = np.stack([np.cos(2*np.pi*2*q/7), np.sin(2*np.pi*2*q/7), 0*q], axis=1)
     >>> [(d["frequency"], round(d["relative_error"], 6)) for d in hidden_state_fit(h, W_fc, task)]
     [(2, 0.0), (2, 0.0)]
+    >>> [(d["frequency"], round(d["relative_error"], 6))
+    ...  for d in hidden_state_fit(h, W_fc, task, basis="frequency")]
+    [(2, 0.0)]
     """
     check_task(task)
     p, M = task.p, task.M
@@ -163,9 +204,17 @@ def hidden_state_fit(h, W_fc, task, normalize: bool = True, n_vectors: int | Non
         raise ValueError(f"`h` must have p*p = {p * p} rows; got shape {h.shape}")
     if W_fc.shape != (p, h.shape[1]):
         raise ValueError(f"`W_fc` must have shape (p, d_h) = {(p, h.shape[1])}; got {W_fc.shape}")
+    if basis not in ("singular", "frequency"):
+        raise ValueError(f"`basis` must be 'singular' or 'frequency'; got {basis!r}")
     if normalize:
         norms = np.linalg.norm(h, axis=1, keepdims=True)
         h = h / np.where(norms > 0, norms, 1.0)
+    s = task.inner_sum.reshape(-1)
+    ok = s >= 0
+    if basis == "frequency":
+        return _frequency_fit(h[ok], s[ok], W_fc, task, frequencies)
+    if frequencies is not None:
+        raise ValueError("`frequencies` applies to basis='frequency' only")
     U, S, Vt = np.linalg.svd(W_fc, full_matrices=False)
     if n_vectors is None:
         n_vectors = int(min((S > 1e-6 * S[0]).sum() if S[0] > 0 else 0, 2 * (M // 2)))
@@ -174,17 +223,13 @@ def hidden_state_fit(h, W_fc, task, normalize: bool = True, n_vectors: int | Non
     index = inner_index(task, "out")
     U_in = U.T if index is None else U.T[:, index]
     freqs = wave_fit(U_in[:n_vectors]).frequency if n_vectors else []
-    s = task.inner_sum.reshape(-1)
-    ok = s >= 0
     results = []
     for i in range(n_vectors):
         z = h[ok] @ Vt[i]
         k = int(freqs[i])
-        w = 2 * np.pi * k * s[ok] / M
-        basis = np.stack([np.cos(w), np.sin(w)], axis=1)
-        coef, *_ = np.linalg.lstsq(basis, z, rcond=None)
+        coef, resid = _wave_lstsq(z, 2 * np.pi * k * s[ok] / M)
         norm = np.linalg.norm(z)
-        err = float(np.linalg.norm(z - basis @ coef) / norm) if norm > 0 else float("nan")
+        err = float(np.linalg.norm(resid) / norm) if norm > 0 else float("nan")
         results.append(
             {
                 "index": i,
@@ -192,6 +237,48 @@ def hidden_state_fit(h, W_fc, task, normalize: bool = True, n_vectors: int | Non
                 "frequency": k,
                 "alpha": float(coef[0]),
                 "beta": float(coef[1]),
+                "relative_error": err,
+            }
+        )
+    return results
+
+
+def _frequency_fit(h, s, W_fc, task, frequencies) -> list[dict]:
+    from ._spectra import frequency_norms, key_frequencies
+
+    M = task.M
+    if frequencies is None:
+        ks = key_frequencies(frequency_norms(W_fc, axis=0, task=task, block="out")).tolist()
+    else:
+        if isinstance(frequencies, (int, np.integer)):
+            frequencies = [frequencies]
+        ks = []
+        for k in frequencies:
+            if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+                raise TypeError(f"`frequencies` must be ints; got {k!r}")
+            if not 1 <= k <= M // 2:
+                raise ValueError(f"`frequencies` must lie in 1..{M // 2}; got {k}")
+            ks.append(int(k))
+    r = np.arange(M)
+    results = []
+    for i, k in enumerate(ks):
+        w = 2 * np.pi * k * r / M
+        C = np.zeros((task.p, 2))  # cos, sin omega r at the class F(r), over every branch
+        np.add.at(C, task.F, np.stack([np.cos(w), np.sin(w)], axis=1))
+        C /= np.sqrt(M / 2)
+        Ub, Sb, Vbt = np.linalg.svd(W_fc.T @ C, full_matrices=False)  # (d_h, 2)
+        keep = Sb > 1e-12 * max(Sb[0], 1e-300)
+        Z = h @ Ub[:, keep]
+        coef, resid = _wave_lstsq(Z, 2 * np.pi * k * s / M)
+        norm = np.linalg.norm(Z)
+        err = float(np.linalg.norm(resid) / norm) if norm > 0 else float("nan")
+        results.append(
+            {
+                "index": i,
+                "frequency": k,
+                "sigma": Sb[keep].tolist(),
+                "alpha": np.atleast_1d(coef[0]).tolist(),
+                "beta": np.atleast_1d(coef[1]).tolist(),
                 "relative_error": err,
             }
         )

@@ -9,16 +9,64 @@ import numpy as np
 import closedform
 from closedform import rundir
 
-from ._compat import analytic_mlp, check_task, evaluate_mlp, inner_index
+from ._compat import (
+    TIE_ULPS,
+    Network,
+    analytic_mlp,
+    analytic_rnn,
+    analytic_transformer,
+    inner_index,
+    resolve_model,
+)
 from ._fit import hidden_state_fit, idealized_accuracy, mlp_fit_errors
 from ._ipr import ipr_reference, mlp_ipr
-from ._lowrank import minimal_rank, singular_values, svd_ticks
+from ._lowrank import _complement, minimal_rank, predicted_ranks, singular_values, svd_ticks
 from ._phases import neuron_phases, phase_residual
 from ._spectra import frequency_norms, key_frequencies
 from ._syrkis import active_frequencies, positional_correlation
 from ._validate import check_mlp
 
-__all__ = ["score", "ipr_series", "phase_series", "jsonable"]
+__all__ = [
+    "score",
+    "ipr_series",
+    "phase_series",
+    "jsonable",
+    "health_warning",
+    "logit_variance_explained",
+]
+
+# below this every weight is numerically nothing: the network has collapsed
+COLLAPSE_MAX_WEIGHT = 1e-6
+ACCURACY_RULE = (
+    "share of defined pairs whose correct logit exceeds every other by more than "
+    f"{TIE_ULPS} ulp of the largest logit the weights can produce, in the model's own dtype "
+    "(docs/conventions.md)"
+)
+# the measures of each kind of card; None (with the reason in "health") for a sick network
+MEASURES = {
+    "mlp": ("idealized_accuracy", "frequencies", "phase", "ipr", "fit_error", "low_rank"),
+    "rnn": (
+        "frequencies",
+        "svd_ticks_W_E",
+        "active_frequencies_W_E",
+        "singular_values",
+        "hidden_state_fit",
+        "low_rank",
+    ),
+    "transformer": (
+        "frequencies",
+        "svd_ticks_W_E",
+        "active_frequencies_W_E",
+        "singular_values",
+        "positional_correlation",
+        "low_rank",
+    ),
+}
+KEY_RULE = {
+    "mlp": "readout energy >= 0.1 x max (compare.key_frequencies), by decreasing energy",
+    "rnn": "embedding energy >= 0.1 x max (compare.key_frequencies), by decreasing energy",
+    "transformer": "embedding energy >= 0.1 x max (compare.key_frequencies), by decreasing energy",
+}
 
 
 def jsonable(obj):
@@ -114,10 +162,58 @@ def phase_series(model_dir) -> dict:
     return out
 
 
-def _mlp_card(W1, W2, task, activation, output_scale, low_rank: bool) -> dict:
-    ev = evaluate_mlp(W1, W2, task, activation, output_scale)
-    card: dict = {"accuracy": float(ev.accuracy)}
-    card["idealized_accuracy"] = idealized_accuracy(W1, W2, task, activation, output_scale)
+def _health(net: Network, logits: np.ndarray) -> dict:
+    """ok, collapsed (every weight below 1e-6, or logits that do not depend on the pair) or
+    non_finite (NaN/inf in the weights or the logits)."""
+    bad = [k for k, w in net.weights.items() if not np.all(np.isfinite(w))]
+    if bad:
+        return {"status": "non_finite", "detail": f"weights {bad} hold NaN or inf"}
+    if not np.all(np.isfinite(logits)):
+        return {"status": "non_finite", "detail": "the logits overflow to NaN or inf"}
+    biggest = max((float(np.abs(w).max()) for w in net.weights.values() if w.size), default=0.0)
+    if biggest < COLLAPSE_MAX_WEIGHT:
+        return {
+            "status": "collapsed",
+            "detail": f"every weight is below {COLLAPSE_MAX_WEIGHT:g} in absolute value "
+            f"(largest {biggest:.3g})",
+        }
+    L = np.asarray(logits, dtype=np.float64)
+    spread = float(np.ptp(L, axis=0).max()) if L.size else 0.0
+    rounding = TIE_ULPS * np.finfo(logits.dtype).eps * max(net.logit_bound(), 1e-300)
+    if spread <= rounding:
+        return {
+            "status": "collapsed",
+            "detail": f"the logits do not depend on the input pair (largest spread over pairs "
+            f"{spread:.3g}, rounding level {rounding:.3g})",
+        }
+    return {"status": "ok", "detail": ""}
+
+
+def health_warning(card: dict) -> str | None:
+    """One line for ``modfourier compare`` when a scorecard's network is not healthy.
+
+    Examples
+    --------
+    >>> health_warning({"health": {"status": "ok", "detail": ""}}) is None
+    True
+    >>> health_warning({"health": {"status": "collapsed", "detail": "every weight is 0"}})
+    'warning: the network is collapsed (every weight is 0); its measures are not reported'
+    """
+    health = (card or {}).get("health") or {}
+    status = health.get("status")
+    if status in (None, "ok"):
+        return None
+    return (
+        f"warning: the network is {status.replace('_', '-')} ({health.get('detail', '')}); "
+        "its measures are not reported"
+    )
+
+
+def _mlp_measures(net: Network, low_rank: bool) -> dict:
+    task = net.task
+    W1, W2 = check_mlp(net.weights["W1"], net.weights["W2"], task.p)
+    activation, output_scale = net.activation, net.output_scale
+    card: dict = {"idealized_accuracy": idealized_accuracy(W1, W2, task, activation, output_scale)}
     norms = frequency_norms(W2, axis=0, task=task, block="out")
     key = key_frequencies(norms)
     ph = None
@@ -133,7 +229,7 @@ def _mlp_card(W1, W2, task, activation, output_scale, low_rank: bool) -> dict:
     card["frequencies"] = {
         "key": key.tolist(),
         "n_key": int(len(key)),
-        "rule": "readout energy >= 0.1 x max (compare.key_frequencies)",
+        "rule": KEY_RULE["mlp"],
         "neurons_per_frequency": dict(sorted(counts.items())),
     }
     ipr = mlp_ipr(W1, W2, task)
@@ -156,54 +252,325 @@ def _mlp_card(W1, W2, task, activation, output_scale, low_rank: bool) -> dict:
     card["fit_error"]["domain"] = {
         b: "inner" if inner_index(task, b) is not None else "raw" for b in ("n", "m", "out")
     }
-    if low_rank:
-
-        def acc(w):
-            return evaluate_mlp(w["W1"], w["W2"], task, activation, output_scale).accuracy
-
-        weights = {"W1": W1, "W2": W2}
-        card["low_rank"] = {name: minimal_rank(weights, name, acc) for name in ("W1", "W2")}
-    card["margin"] = float(ev.margin)
     return card
 
 
-def _analytic_card(task, key, activation, low_rank: bool) -> dict:
-    """The same card for the exact analytic network on the trained network's key frequencies."""
-    freqs = key if len(key) and task.invertible else None
-    net = analytic_mlp(task, frequencies=freqs, phases="exact")
-    card = _mlp_card(net.W1, net.W2, task, "quadratic", None, low_rank)
-    card["width"] = int(net.W1.shape[0])
-    card["ipr_reference"] = ipr_reference(task)
+def _token_embedding(net: Network) -> np.ndarray:
+    """The number tokens' embedding, (p, d), float64 (MLP: the n-block of W1, transposed)."""
+    p = net.task.p
+    w = net.weights
+    if net.kind == "mlp":
+        return np.asarray(w["W1"][:, :p], dtype=np.float64).T
+    if net.kind == "rnn":
+        return np.asarray(w["W_E"][:p], dtype=np.float64)
+    return np.asarray(w["W_E"][:, :p], dtype=np.float64).T  # Nanda's layout (d_model, d_vocab)
+
+
+def _embedding_norms(net: Network) -> np.ndarray:
+    """Per-frequency norms of the token embedding along the tokens, in f1's inner domain."""
+    return frequency_norms(_token_embedding(net), axis=0, task=net.task, block="n")
+
+
+def _sequence_measures(net: Network, hidden: dict) -> dict:
+    task, w = net.task, net.weights
+    card: dict = {}
+    E = _token_embedding(net)
+    key = key_frequencies(_embedding_norms(net))
+    card["frequencies"] = {"key": key.tolist(), "n_key": int(len(key)), "rule": KEY_RULE[net.kind]}
+    card["svd_ticks_W_E"] = {str(k): v for k, v in svd_ticks(E).items()}
+    active = active_frequencies(E, p=task.p)
+    card["active_frequencies_W_E"] = {
+        "frequencies": active["frequencies"].tolist(),
+        "threshold": active["threshold"],
+        "baseline": "token-permutation null, 99 % quantile (compare.active_frequencies)",
+    }
+    card["singular_values"] = {
+        name: singular_values(np.asarray(v, dtype=np.float64)).tolist()
+        for name, v in w.items()
+        if np.ndim(v) == 2
+    }
+    if net.kind == "transformer":
+        try:
+            card["positional_correlation"] = positional_correlation(w["W_pos"])
+        except ValueError as exc:  # e.g. W_pos = 0: attention that ignores positions
+            card["positional_correlation"] = None
+            card["not_applicable"] = {"positional_correlation": str(exc)}
+    if net.kind == "rnn":
+        normalize = net.hidden_norm == "l2"  # what the readout reads
+        h3 = hidden["h3"]
+        fits = hidden_state_fit(h3, w["W_fc"], task, normalize=normalize)
+        per_freq = hidden_state_fit(h3, w["W_fc"], task, normalize=normalize, basis="frequency")
+        errs = [f["relative_error"] for f in fits]
+        ferrs = [f["relative_error"] for f in per_freq]
+        card["hidden_state_fit"] = {
+            "median_relative_error": float(np.median(errs)) if errs else None,
+            "per_vector": fits,
+            "max_relative_error_per_frequency": float(np.max(ferrs)) if ferrs else None,
+            "per_frequency": per_freq,
+            "normalized": normalize,
+        }
     return card
 
 
-def score(model, task=None, *, reference: bool = True, low_rank: bool = True) -> dict:
-    """Score a network against the closed-form theory: a JSON-serializable scorecard.
+def _low_rank_search(net: Network) -> dict:
+    names = [k for k, v in net.weights.items() if np.ndim(v) == 2 and min(np.shape(v)) > 1]
+    return {name: minimal_rank(net.weights, name, net.accuracy) for name in names}
+
+
+def _low_rank_predicted(net: Network, analytic) -> dict:
+    out = {}
+    for name, pred in predicted_ranks(analytic).items():
+        W = np.asarray(net.weights[name], dtype=np.float64)
+        U, S, Vt = np.linalg.svd(W, full_matrices=False)
+        r = pred["rank"]
+
+        def with_rank(M, name=name):
+            return net.accuracy({**net.weights, name: M.astype(net.weights[name].dtype)})
+
+        low = (U[:, :r] * S[:r]) @ Vt[:r]
+        total = S.sum()
+        out[name] = {
+            "rank": r,
+            "rank_rule": pred["rank_rule"],
+            "numerical_rank": int((S > 1e-9 * S[0]).sum()) if len(S) and S[0] > 0 else 0,
+            "max_rank": len(S),
+            "energy_share": float(S[:r].sum() / total) if total > 0 else 0.0,
+            "accuracy_full": net.accuracy(),
+            "accuracy_low_rank": with_rank(low),
+            "accuracy_complement": with_rank(_complement(U, S, Vt, r)),
+        }
+    return out
+
+
+def _card(net: Network, low_rank: bool, analytic=None) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(card, per-pair correctness, logits) of one network; ``analytic``: the closedform
+    network it is (its ranks are then the construction's, not a search's)."""
+    logits, hidden = net.run()
+    correct, margin = net.correct(logits=logits)
+    defined = net.task.table.reshape(-1) >= 0
+    card: dict = {
+        "accuracy": float(correct[defined].mean()),
+        "margin": margin,
+        "health": _health(net, logits),
+    }
+    if card["health"]["status"] != "ok":
+        for key in MEASURES[net.kind]:
+            card[key] = None
+        card["margin"] = None
+        return card, correct, logits
+    if net.kind == "mlp":
+        card.update(_mlp_measures(net, low_rank))
+    else:
+        card.update(_sequence_measures(net, hidden))
+    if analytic is not None:
+        card["low_rank"] = _low_rank_predicted(net, analytic)
+    elif low_rank:
+        card["low_rank"] = _low_rank_search(net)
+    return card, correct, logits
+
+
+def _accuracy_split(net: Network, config: dict, correct: np.ndarray, accuracy: float) -> dict:
+    """Accuracy on the run's own train and test pairs (config "split"), and on every pair."""
+    out = {"train": None, "test": None, "all": accuracy}
+    split = config.get("split")
+    if not isinstance(split, dict) or "alpha" not in split:
+        return out
+    from trained import make_dataset  # torch-free: trained's datasets import numpy only
+
+    task_cfg = config.get("task") or {}
+    try:
+        ds = make_dataset(
+            task_cfg.get("name"),
+            net.task.p,
+            split["alpha"],
+            split.get("seed", 0),
+            task_cfg.get("params") or None,
+        )
+    except (ValueError, TypeError):
+        return out
+    for name in ("train", "test"):
+        rows = ds.pair_index[getattr(ds, name)]
+        out[name] = float(correct[rows].mean()) if len(rows) else None
+    return out
+
+
+def logit_variance_explained(logits, reference_logits, task) -> float:
+    """R^2 of a network's logits regressed on a reference network's, one scale for all.
 
     Parameters
     ----------
-    model : str, os.PathLike, dict or object with ``W1``/``W2``
+    logits, reference_logits : array_like, shape (p*p, p)
+        Logits of every pair, row n * p + m (e.g. a trained network and its analytic twin).
+    task : closedform.Task
+        Only defined pairs count.
+
+    Returns
+    -------
+    float
+        With X, Y the logits centred per pair (each row minus its mean over the classes: the
+        softmax ignores a per-pair shift) and c = <X, Y> / <Y, Y> the least-squares scale,
+        1 - ||X - c Y||^2 / ||X||^2; NaN when X or Y is all zero.
+
+    Examples
+    --------
+    >>> import closedform
+    >>> task = closedform.get_task("add", 5)
+    >>> Y = np.random.default_rng(0).standard_normal((25, 5))
+    >>> float(round(logit_variance_explained(3 * Y + 1, Y, task), 12))
+    1.0
+    """
+    X = np.asarray(logits, dtype=np.float64)
+    Y = np.asarray(reference_logits, dtype=np.float64)
+    p = task.p
+    if X.shape != (p * p, p) or Y.shape != X.shape:
+        raise ValueError(
+            f"`logits` and `reference_logits` must both have shape {(p * p, p)}; got "
+            f"{X.shape} and {Y.shape}"
+        )
+    rows = task.table.reshape(-1) >= 0
+    X = X[rows] - X[rows].mean(axis=1, keepdims=True)
+    Y = Y[rows] - Y[rows].mean(axis=1, keepdims=True)
+    xx, yy = float((X * X).sum()), float((Y * Y).sum())
+    if not (xx > 0 and yy > 0 and np.isfinite(xx) and np.isfinite(yy)):
+        return float("nan")
+    c = float((X * Y).sum()) / yy
+    return float(1.0 - ((X - c * Y) ** 2).sum() / xx)
+
+
+def _energy(net: Network) -> np.ndarray:
+    e = _embedding_norms(net)[1:] ** 2
+    return e / e.sum() if e.sum() > 0 else e
+
+
+def _build_twin(net: Network, key: list[int]):
+    """(analytic network, frequencies rule) for the trained network's key frequencies, or
+    (None, reason)."""
+    task = net.task
+    base = f"key frequencies of the network ({KEY_RULE[net.kind]})"
+    if net.kind == "mlp":
+        if not task.invertible:
+            return analytic_mlp(task, None, phases="exact"), (
+                "every frequency 1..M/2: the branch readout of a non-invertible F needs all "
+                "of them (Gromov Corollary)"
+            )
+        if not key:
+            return None, "the network has no key frequencies"
+        return analytic_mlp(task, key, phases="exact"), base
+    if not key:
+        return None, "the network has no key frequencies in its embedding"
+    w = net.weights
+    if net.kind == "rnn":
+        shapes = {
+            "d_hidden": int(np.shape(w["W_hh"])[0]),
+            "d_embed": int(np.shape(w["W_E"])[1]),
+            "hidden_norm": net.hidden_norm,
+        }
+        build = analytic_rnn
+    else:
+        if "W_in" not in w or net._torch:
+            return None, "the analytic transformer has an MLP and one output head of p classes"
+        shapes = {
+            "d_model": int(np.shape(w["W_E"])[0]),
+            "heads": net.heads,
+            "d_mlp": int(np.shape(w["W_in"])[0]),
+        }
+        build = analytic_transformer
+    first_error = None
+    for n in range(len(key), 0, -1):
+        try:
+            twin = build(task, key[:n], **shapes)
+        except ValueError as exc:
+            first_error = first_error or str(exc)
+            continue
+        if n == len(key):
+            return twin, base
+        return twin, (
+            f"{base}; the {n} strongest of the {len(key)} (the largest prefix by energy that "
+            f"the shapes {shapes} hold: {first_error})"
+        )
+    return None, f"the construction does not apply: {first_error}"
+
+
+def _twin_network(twin, kind: str) -> Network:
+    if kind == "mlp":
+        return Network("mlp", {"W1": twin.W1, "W2": twin.W2}, twin.task, twin.config())
+    return Network(kind, twin.weights, twin.task, twin.config())
+
+
+def _reference(net: Network, card: dict, logits: np.ndarray, low_rank: bool):
+    """(theory card, twin summary) of the analytic twin of ``net``."""
+    if card["health"]["status"] != "ok":
+        reason = f"the network is {card['health']['status']}: {card['health']['detail']}"
+        return {"not_applicable": reason}, {"not_applicable": reason}
+    key = [int(k) for k in (card.get("frequencies") or {}).get("key", [])]
+    try:
+        twin, rule = _build_twin(net, key)
+    except ValueError as exc:
+        twin, rule = None, f"the construction does not apply: {exc}"
+    if twin is None:
+        return {"not_applicable": rule}, {"not_applicable": rule}
+    tnet = _twin_network(twin, net.kind)
+    theory, _, twin_logits = _card(tnet, low_rank, analytic=twin)
+    used = sorted({int(k) for k in np.asarray(twin.frequencies) if k >= 0})
+    if net.kind == "mlp":
+        theory["width"] = int(twin.W1.shape[0])
+        theory["ipr_reference"] = ipr_reference(net.task)
+        used_order = [k for k in key if k in used] + [k for k in used if k not in key]
+    else:
+        used_order = [int(k) for k in twin.frequencies]
+    theory["frequencies_used"] = used_order
+    M = net.task.M
+    summary = {
+        "model": net.kind,
+        "frequencies": used_order,
+        "frequencies_rule": rule,
+        "accuracy": theory["accuracy"],
+        "logit_variance_explained": logit_variance_explained(logits, twin_logits, net.task),
+        "energy_per_frequency": {
+            "frequency": list(range(1, M // 2 + 1)),
+            "network": _energy(net).tolist(),
+            "twin": _energy(tnet).tolist(),
+        },
+    }
+    return theory, summary
+
+
+def score(model, task=None, *, reference: bool = True, low_rank: bool = True) -> dict:
+    """Score a network against its analytic twin: a JSON-serializable scorecard.
+
+    Parameters
+    ----------
+    model : str, os.PathLike, dict or analytic network
         A model directory (trained or analytic; config.json + weights.safetensors), a weights
-        dict (``{"W1": (N, 2p), "W2": (p, N)}`` for an MLP) or an ``AnalyticMLP``.
+        dict (MLP ``W1``/``W2``, or an RNN's or transformer's weights by their names) or a
+        ``closedform`` analytic network (MLP, RNN, transformer).
     task : closedform.Task, optional
         Required for a weights dict; read from config.json for a directory.
     reference : bool
-        Also score the exact analytic network (phases "exact", the trained network's key
-        frequencies; all frequencies for a non-invertible F) and store it under ``"theory"``.
+        Also build and score the analytic twin: the exact closed-form network of the same kind
+        on the network's key frequencies, in its shapes (``"theory"`` and ``"twin"``).
     low_rank : bool
-        Include the smallest rank of W1 and W2 that keeps full accuracy (a few dozen evaluations).
+        Search the smallest rank of every 2-D weight that keeps full accuracy (a few dozen
+        evaluations; the twin's ranks are always the construction's).
 
     Returns
     -------
     dict
-        For an MLP: ``accuracy``, ``idealized_accuracy`` (every neuron replaced by its cosine
-        fit), ``frequencies`` (key frequencies of the readout and neurons per frequency),
-        ``ipr`` (layer means per block, Gromov eq. 29), ``phase`` (R, circular mean, Rayleigh p,
-        share of agreeing neurons; Gromov Fig. 3), ``fit_error`` (medians per block),
-        ``low_rank`` (Rangamani Fig. 3), ``margin``, ``theory`` (the same card for the analytic
-        network) and ``meta`` (task, p, width, activation, source). For an RNN or transformer:
-        key frequencies of the embedding, singular values, SVD ticks and (transformer) the
-        positional correlation. NaN values are written as None.
+        ``accuracy`` (docs/conventions.md, "Accuracy and margin"), ``margin``,
+        ``accuracy_split`` (train, test on the run's own split, and all), ``health`` (status
+        "ok", "collapsed" or "non_finite" and why; a sick network's measures are None),
+        ``frequencies`` (key frequencies: MLP of the readout, RNN and transformer of the
+        embedding, by decreasing energy), ``low_rank`` (Rangamani Fig. 3), ``meta`` and the
+        measures of the kind: MLP ``idealized_accuracy``, ``ipr`` (Gromov eq. 29), ``phase``
+        (Gromov Fig. 3), ``fit_error``; RNN and transformer ``singular_values``,
+        ``svd_ticks_W_E``, ``active_frequencies_W_E`` (Syrkis), RNN ``hidden_state_fit``
+        (Rangamani Table II, per singular vector and per frequency), transformer
+        ``positional_correlation`` (Syrkis Fig. 7). With ``reference``: ``theory`` (the twin's
+        own card, same keys, plus ``frequencies_used``; or ``{"not_applicable": why}``) and
+        ``twin`` (``model``, ``frequencies``, ``frequencies_rule``, ``accuracy``,
+        ``logit_variance_explained`` (:func:`logit_variance_explained`) and
+        ``energy_per_frequency`` of the token embedding of each, normalized to sum 1).
+        NaN values are written as None.
 
     Examples
     --------
@@ -213,94 +580,42 @@ def score(model, task=None, *, reference: bool = True, low_rank: bool = True) ->
     >>> card = score(net, low_rank=False, reference=False)
     >>> card["accuracy"], card["idealized_accuracy"], round(card["phase"]["R"], 9)
     (1.0, 1.0, 1.0)
+    >>> card = score(net, low_rank=False)
+    >>> card["twin"]["frequencies"], round(card["twin"]["logit_variance_explained"], 9)
+    ([2, 3], 1.0)
     """
-    config: dict = {}
-    if isinstance(model, (str, os.PathLike)):
-        d, dir_task = _read_dir(model)
-        config, weights = d.config, d.weights
-        if task is not None and check_task(task).p != dir_task.p:
-            raise ValueError(
-                f"`task` has p = {task.p} but the model directory has p = {dir_task.p}"
-            )
-        task = task or dir_task
-    elif isinstance(model, dict):
-        weights = model
-        if task is None:
-            raise ValueError("`task` is required when `model` is a weights dict")
-    elif hasattr(model, "W1") and hasattr(model, "W2"):
-        weights = {"W1": np.asarray(model.W1), "W2": np.asarray(model.W2)}
-        task = task or getattr(model, "task", None)
-        config = {"model": "mlp", "activation": getattr(model, "activation", "quadratic")}
-        config["source"] = "analytic"
-        if task is None:
-            raise ValueError("`task` is required: the model object has no `.task`")
-    else:
-        raise TypeError(
-            "`model` must be a model directory path, a weights dict or an object with W1 and W2; "
-            f"got {type(model).__name__}"
-        )
-    check_task(task)
-    kind = config.get("model") or ("mlp" if "W1" in weights else None)
+    net, config, directory = resolve_model(model, task)
+    task = net.task
     meta = {
         "task": closedform.task_to_dict(task),
         "p": task.p,
-        "model": kind,
+        "model": net.kind,
         "source": config.get("source"),
+        "dtype": np.dtype(net.dtype).name,
+        "accuracy_rule": ACCURACY_RULE,
     }
-    if kind == "mlp":
-        if "W1" not in weights or "W2" not in weights:
-            raise ValueError(f"an MLP needs weights 'W1' and 'W2'; got {sorted(weights)}")
-        W1, W2 = check_mlp(weights["W1"], weights["W2"], task.p)
-        activation = config.get("activation", "quadratic")
-        output_scale = config.get("output_scale")
-        card = _mlp_card(W1, W2, task, activation, output_scale, low_rank)
-        meta.update(width=int(W1.shape[0]), activation=activation, output_scale=output_scale)
-        if reference:
-            card["theory"] = _analytic_card(task, card["frequencies"]["key"], activation, low_rank)
-    elif kind in ("rnn", "transformer"):
-        card = _sequence_card(weights, task, kind)
-        if isinstance(model, (str, os.PathLike)):
-            from ._ablation import run_accuracy_fn  # imports trained (torch) only here
-
-            _, acc = run_accuracy_fn(model)
-            card["accuracy"] = acc(weights)
-            if kind == "rnn" and "W_fc" in weights:
-                import trained
-
-                h3 = trained.load_model(model).hidden()["h3"]
-                fits = hidden_state_fit(h3, weights["W_fc"], task)
-                errs = [f["relative_error"] for f in fits]
-                card["hidden_state_fit"] = {
-                    "median_relative_error": float(np.median(errs)) if errs else None,
-                    "per_vector": fits,
-                }
+    w = net.weights
+    if net.kind == "mlp":
+        meta.update(
+            width=int(np.shape(w["W1"])[0]),
+            activation=net.activation,
+            output_scale=net.output_scale,
+        )
+    elif net.kind == "rnn":
+        meta.update(
+            d_hidden=int(np.shape(w["W_hh"])[0]),
+            d_embed=int(np.shape(w["W_E"])[1]),
+            hidden_norm=net.hidden_norm,
+        )
     else:
-        raise ValueError(f"cannot score a model of kind {kind!r} (config 'model')")
+        meta.update(
+            d_model=int(np.shape(w["W_E"])[0]),
+            heads=net.heads,
+            d_mlp=int(np.shape(w["W_in"])[0]) if "W_in" in w else None,
+        )
+    card, correct, logits = _card(net, low_rank)
+    card["accuracy_split"] = _accuracy_split(net, config, correct, card["accuracy"])
+    if reference:
+        card["theory"], card["twin"] = _reference(net, card, logits, low_rank)
     card["meta"] = meta
     return jsonable(card)
-
-
-def _sequence_card(weights: dict, task, kind: str) -> dict:
-    """Weight-only measures of an RNN or transformer (accuracy needs `trained`, see report)."""
-    card: dict = {}
-    if "W_E" in weights:
-        W_E = np.asarray(weights["W_E"], dtype=np.float64)
-        if kind == "transformer":  # Nanda's layout (d_model, d_vocab); the RNN's is (p + 1, d)
-            W_E = W_E.T
-        norms = frequency_norms(W_E[: task.p], axis=0, task=task, block="n")
-        card["frequencies"] = {"key": key_frequencies(norms).tolist()}
-        card["svd_ticks_W_E"] = {str(k): v for k, v in svd_ticks(W_E[: task.p]).items()}
-        active = active_frequencies(W_E, p=task.p)
-        card["active_frequencies_W_E"] = {
-            "frequencies": active["frequencies"].tolist(),
-            "threshold": active["threshold"],
-            "baseline": "token-permutation null, 99 % quantile (compare.active_frequencies)",
-        }
-    card["singular_values"] = {
-        name: singular_values(np.asarray(w, dtype=np.float64)).tolist()
-        for name, w in weights.items()
-        if np.ndim(w) == 2
-    }
-    if kind == "transformer" and "W_pos" in weights:
-        card["positional_correlation"] = positional_correlation(np.asarray(weights["W_pos"]))
-    return card
