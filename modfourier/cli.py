@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 # verb -> module providing ``add_parser(subparsers)`` and ``run(args) -> int``
 VERBS = {
@@ -77,13 +78,21 @@ def main(argv: list[str] | None = None) -> int:
     first = next((a for a in argv if not a.startswith("-")), None)
     modules = [VERBS[first]] if first in VERBS else list(VERBS.values())
     args = build_parser(modules).parse_args(argv)
-    try:
-        return int(importlib.import_module(VERBS[args.verb]).run(args) or 0)
-    except (Exception, KeyboardInterrupt) as exc:
-        if args.debug:
-            raise
-        print(f"modfourier {args.verb}: error: {_message(exc)}", file=sys.stderr)
-        return exit_status(exc)
+
+    def one_line_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"modfourier {args.verb}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        if not args.debug:  # the command's own display: each warning once, on one line
+            warnings.simplefilter("default")
+            warnings.showwarning = one_line_warning
+        try:
+            return int(importlib.import_module(VERBS[args.verb]).run(args) or 0)
+        except (Exception, KeyboardInterrupt) as exc:
+            if args.debug:
+                raise
+            print(f"modfourier {args.verb}: error: {_message(exc)}", file=sys.stderr)
+            return exit_status(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover
