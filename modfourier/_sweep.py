@@ -18,6 +18,7 @@ import itertools
 import json
 import math
 import os
+import sqlite3
 import threading
 import time
 import tomllib
@@ -29,6 +30,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "SpecChangedError",
+    "SweepError",
     "SweepSpec",
     "load_spec",
     "parse_spec",
@@ -202,6 +205,53 @@ class SweepSpec:
         if "betas" in values and isinstance(values["betas"], list):
             values["betas"] = tuple(values["betas"])
         return TrainConfig(**values)
+
+    def canonical(self) -> dict:
+        """The spec in one normal form, every default filled in: what a study stores and what a
+        rerun is compared with.
+
+        Returns
+        -------
+        dict
+            A valid raw spec (``parse_spec(spec.canonical())`` gives this spec back) with every
+            top-level key, ``[base]`` sorted by field and ``[vary]`` in the spec's order (which
+            fixes the order, and so the names, of the grid points).
+
+        Examples
+        --------
+        >>> spec = parse_spec({"base": {"p": 7}, "vary": {"alpha": [0.5, 0.8]}})
+        >>> spec.canonical()["vary"], spec.canonical()["seeds"]
+        ({'alpha': {'grid': [0.5, 0.8]}}, [0])
+        >>> parse_spec(spec.canonical()) == spec
+        True
+        """
+        vary = {}
+        for d in self.dimensions:
+            entry = {d.kind: list(d.values) if d.values else [d.low, d.high]}
+            if d.step is not None:
+                entry["step"] = d.step
+            if d.num is not None:
+                entry["num"] = d.num
+            vary[d.name] = entry
+        out = {
+            "name": self.name,
+            "mode": self.mode,
+            "seeds": list(self.seeds),
+            "n_trials": self.n_trials,
+            "sampler_seed": self.sampler_seed,
+            "objective": self.objective,
+            "threshold": self.threshold,
+            "heartbeat_interval": self.heartbeat_interval,
+            "grace_period": self.grace_period,
+            "max_retry": self.max_retry,
+            "score": self.score,
+            "batch": self.batch,
+            "base": dict(sorted(self.base.items())),
+            "vary": vary,
+        }
+        if self.n_trials is None:
+            del out["n_trials"]
+        return json.loads(json.dumps(out))  # tuples -> lists: the form JSON storage gives back
 
 
 def _err(msg: str) -> ValueError:
@@ -387,14 +437,34 @@ def parse_spec(raw: dict, default_name: str = "sweep") -> SweepSpec:
 
 
 def spec_from_study(name: str, storage: str) -> SweepSpec:
-    """The spec a study was created with (stored in it), for ``--join`` workers."""
-    import optuna
+    """The spec a study was created with (stored in it), for ``--join`` workers.
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        study = optuna.load_study(study_name=name, storage=storage)
-    except KeyError:
-        raise ValueError(f"`--join`: no study named {name!r} in {storage}") from None
+    Parameters
+    ----------
+    name : str
+        The study's name (the spec's ``name``).
+    storage : str
+        The database URL (``sqlite:///PATH`` or ``postgresql://...``).
+
+    Returns
+    -------
+    SweepSpec
+
+    Raises
+    ------
+    ValueError
+        A storage URL that is not SQLite or PostgreSQL, no such study, or a study that was not
+        created by ``modfourier sweep``.
+    SweepError
+        The database cannot be reached or opened.
+    """
+    url = _check_storage_url(storage)
+    if _backend(url) == "sqlite" and not Path(_sqlite_path(url)).is_file():
+        raise ValueError(f"`--join`: no SQLite database at {_sqlite_path(url)}")
+    lock = _DatabaseLock(url)
+    with lock.hold():
+        rdb = _storage(None, url)
+        study = _load_study(name, rdb, url)
     raw = study.user_attrs.get("spec")
     if not raw:
         raise ValueError(f"study {name!r} was not created by modfourier sweep (no spec stored)")
@@ -402,18 +472,188 @@ def spec_from_study(name: str, storage: str) -> SweepSpec:
 
 
 def load_spec(path) -> SweepSpec:
-    """Read and validate a TOML sweep specification."""
+    """Read and validate a TOML sweep specification (see :func:`parse_spec`).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        The file is not UTF-8 TOML, or the spec is invalid.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no sweep spec at {path}")
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise _err(f"{path} is not a TOML file (not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as exc:
         raise _err(f"{path} is not valid TOML: {exc}") from None
     return parse_spec(raw, default_name=path.stem)
 
 
-# -- storage and workers ----------------------------------------------------------------------
+# -- storage, locks and workers ---------------------------------------------------------------
+
+
+class SweepError(RuntimeError):
+    """A fault outside the spec: the database cannot be reached or opened, its driver is not
+    installed, the sweep folder cannot be written. The CLI exits 1 on it (2 on a ValueError)."""
+
+
+class SpecChangedError(ValueError):
+    """The spec differs from the one the study (or the sweep folder) was created with."""
+
+
+# Keys a worker may set for itself: they change how it groups its claims, not what runs.
+_WORKER_KEYS = frozenset({"batch"})
+_BACKENDS = ("sqlite", "postgresql")
+# pg_advisory_xact_lock key shared by every modfourier sweep worker ("modfou" in ASCII)
+_PG_LOCK_KEY = 0x6D6F64666F75
+
+
+def _shown(url: str) -> str:
+    """The URL with its password masked, for messages and spec.json."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _backend(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).get_backend_name()
+
+
+def _sqlite_path(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).database
+
+
+def _check_storage_url(storage) -> str:
+    """Validate a ``--storage`` URL up front: SQLite files and PostgreSQL only, because the
+    exactly-once guarantee rests on their locks (a file lock; an advisory lock)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    allowed = "sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB"
+    if not isinstance(storage, str) or not storage.strip():
+        raise ValueError(f"`--storage` must be a database URL ({allowed}); got {storage!r}")
+    try:
+        url = make_url(storage)
+    except ArgumentError:
+        raise ValueError(f"`--storage` {storage!r} is not a database URL; use {allowed}") from None
+    backend = url.get_backend_name()
+    if backend not in _BACKENDS:
+        raise ValueError(
+            f"`--storage`: the scheme {url.drivername!r} is not supported; use {allowed}"
+        )
+    try:
+        url.get_dialect()
+    except ArgumentError:  # NoSuchModuleError: postgresql+nodriver
+        raise ValueError(
+            f"`--storage`: SQLAlchemy knows no driver {url.drivername!r}; use {allowed}"
+        ) from None
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        raise ValueError(
+            "`--storage`: an in-memory SQLite database cannot be shared by workers; give a "
+            "file, sqlite:///PATH"
+        )
+    return storage
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class _DatabaseLock:
+    """One lock per database, held while a worker creates the study and enqueues its points,
+    claims trials, fails stale ones and writes the results, so that these read-then-write steps
+    never interleave across workers.
+
+    SQLite: an exclusive file lock (``flock``) on ``DB.lock`` beside the database file (SQLite
+    itself ignores ``SELECT ... FOR UPDATE``, so a claim's read and write could otherwise
+    interleave). PostgreSQL: a transaction-level advisory lock on its own connection. Both are
+    released by the operating system or the server when the worker dies.
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        self.backend = _backend(url)
+        self._engine = None
+
+    @contextmanager
+    def hold(self):
+        if self.backend == "sqlite":
+            from filelock import FileLock
+
+            path = Path(f"{_sqlite_path(self.url)}.lock")
+            try:
+                lock = FileLock(path)
+                lock.acquire()
+            except OSError as exc:
+                raise SweepError(f"cannot create the lock file {path}: {exc.strerror}") from None
+            try:
+                yield
+            finally:
+                lock.release()
+            return
+        import sqlalchemy
+
+        if self._engine is None:
+            self._engine = sqlalchemy.create_engine(
+                self.url, poolclass=sqlalchemy.pool.NullPool, **_engine_kwargs(self.url)
+            )
+        try:
+            conn = self._engine.connect()
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        except ImportError as exc:
+            raise _driver_error(self.url, exc) from None
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise SweepError(
+                f"cannot reach the database {_shown(self.url)}: {_first_line(exc)}"
+            ) from None
+        try:
+            yield
+        finally:
+            try:
+                conn.rollback()  # ends the transaction, which releases the lock
+                conn.close()
+            except Exception:  # noqa: BLE001 - a lost connection released the lock already
+                pass
+
+
+class _SQLiteConnection(sqlite3.Connection):
+    """SQLite in WAL mode: readers never block the writer, and with ``synchronous=NORMAL`` a
+    commit costs no fsync (the WAL is synced at checkpoints; a power cut may lose the last
+    commits, never corrupt the file). WAL needs every worker on one machine, as SQLite's
+    locks do anyway."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.execute("PRAGMA journal_mode=WAL")
+        self.execute("PRAGMA synchronous=NORMAL")
+
+
+def _engine_kwargs(url: str) -> dict:
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        # workers write one at a time; wait for the file rather than fail with "locked"
+        return {"connect_args": {"timeout": 120, "factory": _SQLiteConnection}}
+    if u.get_driver_name() in ("psycopg2", "psycopg"):
+        return {"connect_args": {"connect_timeout": 10}}  # an unreachable host fails in 10 s
+    return {}
+
+
+def _driver_error(url: str, exc: BaseException) -> SweepError:
+    return SweepError(
+        f"the database driver for {_shown(url)} is not installed ({_first_line(exc)}); "
+        "for PostgreSQL: pip install -e '.[postgres]'"
+    )
 
 
 @contextmanager
@@ -427,19 +667,54 @@ def _quiet_optuna():
         yield
 
 
-def _storage(spec: SweepSpec, url: str):
+def _storage(spec: SweepSpec | None, url: str):
+    """Optuna's RDB storage (creates its tables; call with the database lock held)."""
     import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    import sqlalchemy
+    from optuna.storages import RDBStorage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with _quiet_optuna():
-        return RDBStorage(
-            url,
-            heartbeat_interval=spec.heartbeat_interval,
-            grace_period=spec.grace_period,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                max_retry=spec.max_retry
-            ),
+    beat = {}
+    if spec is not None:
+        beat = {
+            "heartbeat_interval": spec.heartbeat_interval,
+            "grace_period": spec.grace_period,
+            "heartbeat_stale_trial_callback": _Retry(spec.max_retry),
+        }
+    try:
+        with _quiet_optuna():
+            return RDBStorage(url, engine_kwargs=_engine_kwargs(url), **beat)
+    except ImportError as exc:
+        raise _driver_error(url, exc) from None
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+        raise SweepError(f"cannot open the database {_shown(url)}: {_first_line(exc)}") from None
+
+
+class _Retry:
+    """Enqueue a failed trial again (same point, same fixed values), at most ``max_retry``
+    times per point: Optuna's stale-trial callback, and what a worker does with the trials it
+    holds when it stops on an error or an interrupt."""
+
+    def __init__(self, max_retry: int):
+        self.max_retry = max_retry
+
+    def __call__(self, study, trial) -> None:
+        import optuna
+        from optuna.trial import TrialState
+
+        system_attrs = {"failed_trial": trial.number, "retry_history": [], **trial.system_attrs}
+        system_attrs["retry_history"] = [*system_attrs["retry_history"], trial.number]
+        if len(system_attrs["retry_history"]) > self.max_retry:
+            return
+        user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in ("error", "rows")}
+        study.add_trial(
+            optuna.create_trial(
+                state=TrialState.WAITING,
+                params=trial.params,
+                distributions=trial.distributions,
+                user_attrs=user_attrs,
+                system_attrs=system_attrs,
+            )
         )
 
 
@@ -448,35 +723,144 @@ def _point_key(params: dict) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
-def _open_study(spec: SweepSpec, storage, create: bool):
+def _samplers(spec: SweepSpec):
     import optuna
 
     sampler = optuna.samplers.TPESampler(
         seed=spec.sampler_seed, n_startup_trials=min(10, max(1, (spec.n_trials or 10) // 3))
     )
     pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
-    if create:
+    return sampler, pruner
+
+
+def _load_study(name: str, rdb, url: str, spec: SweepSpec | None = None):
+    import optuna
+
+    kwargs = dict(zip(("sampler", "pruner"), _samplers(spec), strict=True)) if spec else {}
+    try:
+        return optuna.load_study(study_name=name, storage=rdb, **kwargs)
+    except KeyError:
+        raise ValueError(f"`--join`: no study named {name!r} in {_shown(url)}") from None
+
+
+def _open_study(spec: SweepSpec, rdb, url: str, create: bool):
+    """Create (or load) the study and check it holds this spec; call with the lock held."""
+    import optuna
+
+    if not create:
+        study = _load_study(spec.name, rdb, url, spec)
+    else:
+        sampler, pruner = _samplers(spec)
         study = optuna.create_study(
-            storage=storage,
+            storage=rdb,
             study_name=spec.name,
             sampler=sampler,
             pruner=pruner,
             direction=spec.direction,
             load_if_exists=True,
         )
-        if not study.user_attrs.get("spec"):
-            study.set_user_attr("spec", spec.raw)
-    else:
-        try:
-            study = optuna.load_study(
-                study_name=spec.name, storage=storage, sampler=sampler, pruner=pruner
+    stored = study.user_attrs.get("spec")
+    where = f"study {spec.name!r} in {_shown(url)}"
+    if stored is None:
+        if study.get_trials(deepcopy=False) or not create:
+            raise ValueError(
+                f"{where} was not created by modfourier sweep (it stores no spec); "
+                "give the sweep another `name`"
             )
-        except KeyError:
-            raise ValueError(f"`--join`: no study named {spec.name!r} in that storage") from None
+        study.set_user_attr("spec", spec.canonical())
+        return study
+    try:
+        old = parse_spec(stored, default_name=spec.name).canonical()
+    except ValueError as exc:
+        raise ValueError(f"{where} stores a spec this version cannot read: {exc}") from None
+    _refuse_changes(where, old, spec.canonical())
     return study
 
 
+def _fmt(value) -> str:
+    return "(not set)" if value is _MISSING else json.dumps(value)
+
+
+_MISSING = object()
+
+
+def _spec_changes(old: dict, new: dict) -> list[str]:
+    """What differs between two canonical specs, one ``key: old -> new`` item per field, in
+    JSON terms (so 1 and 1.0, which name different grid points, count as a change)."""
+    same = lambda a, b: json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)  # noqa: E731
+    changes = []
+    for key in [*old, *(k for k in new if k not in old)]:
+        if key in _WORKER_KEYS:
+            continue
+        a, b = old.get(key, _MISSING), new.get(key, _MISSING)
+        if key in ("base", "vary") and isinstance(a, dict) and isinstance(b, dict):
+            for field_name in [*a, *(k for k in b if k not in a)]:
+                fa, fb = a.get(field_name, _MISSING), b.get(field_name, _MISSING)
+                if fa is _MISSING or fb is _MISSING or not same(fa, fb):
+                    changes.append(f"{key}.{field_name}: {_fmt(fa)} -> {_fmt(fb)}")
+            if key == "vary":
+                order_a = [k for k in a if k in b]
+                order_b = [k for k in b if k in a]
+                if order_a != order_b:
+                    changes.append(f"order of [vary]: {order_a} -> {order_b}")
+        elif a is _MISSING or b is _MISSING or not same(a, b):
+            changes.append(f"{key}: {_fmt(a)} -> {_fmt(b)}")
+    return changes
+
+
+def _refuse_changes(where: str, old: dict, new: dict) -> None:
+    changes = _spec_changes(old, new)
+    if changes:
+        raise SpecChangedError(
+            f"{where} was created from another spec ({'; '.join(changes)}). To continue it, "
+            "run its spec unchanged; to run this one, give it a new `name` and a new --out "
+            "folder (the finished runs stay where they are)"
+        )
+
+
+def _sweep_folder(out_dir) -> Path:
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"`--out` {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ValueError(f"`--out` {out}: a parent of it is a file") from None
+    except OSError as exc:
+        raise SweepError(f"cannot create the sweep folder {out}: {exc.strerror}") from None
+    return out
+
+
+def _check_folder(spec: SweepSpec, out: Path, url: str) -> None:
+    """A sweep folder belongs to one sweep: ``spec.json`` records it at the first run, and a
+    run of another spec (or another study) in that folder is refused. Lock held."""
+    from closedform.rundir import atomic_write_bytes
+
+    path = out / "spec.json"
+    mine = {"study": spec.name, "storage": _shown(url), "spec": spec.canonical()}
+    if path.exists():
+        try:
+            held = json.loads(path.read_text(encoding="utf-8"))
+            old = held["spec"]
+            name = held["study"]
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise SweepError(f"{path} is not a sweep folder's spec.json: {exc}") from None
+        if name != spec.name:
+            raise SpecChangedError(
+                f"the sweep folder {out} holds the sweep {name!r}, not {spec.name!r}; "
+                "give this sweep its own --out folder"
+            )
+        _refuse_changes(f"the sweep {name!r} in the folder {out}", old, spec.canonical())
+        return
+    try:
+        atomic_write_bytes(path, (json.dumps(mine, indent=1) + "\n").encode())
+    except OSError as exc:
+        raise SweepError(f"cannot write {path}: {exc.strerror}") from None
+
+
 def _enqueue_points(spec: SweepSpec, study) -> None:
+    """Enqueue every point not yet in the study, keyed by index and value, so that a second
+    enqueuer (or a rerun) adds nothing. Lock held."""
     existing = {t.user_attrs.get("point") for t in study.get_trials(deepcopy=False)}
     for i, params in enumerate(spec.points()):
         key = f"{i:04d}-{_point_key(params)}"
@@ -484,16 +868,79 @@ def _enqueue_points(spec: SweepSpec, study) -> None:
             study.enqueue_trial(params, user_attrs={"point": key})
 
 
-def _pop_waiting(study):
-    """Claim one WAITING trial atomically; None when the queue is empty."""
+def _fail_stale(study) -> None:
+    """Fail the trials of dead workers and enqueue their points again. Lock held: on SQLite
+    two workers could otherwise both fail (and both re-enqueue) one trial."""
+    import optuna
+
+    with _quiet_optuna():
+        optuna.storages.fail_stale_trials(study)
+
+
+def _claim_waiting(study, limit: int, accept=None) -> list:
+    """Move up to ``limit`` WAITING trials (those ``accept`` takes) to RUNNING, oldest first.
+
+    Call with the database lock held: the lock makes the read of the WAITING trials and the
+    state change one step for every worker on the database. Each trial's heartbeat is recorded
+    before it turns RUNNING, so that a worker killed at any moment leaves no RUNNING trial
+    without a heartbeat (which Optuna would never find stale).
+    """
     import optuna
     from optuna.trial import TrialState
 
     storage = study._storage  # the RDBStorage we built; public BaseStorage methods only
+    out = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        if len(out) >= limit:
+            break
+        if accept is not None and not accept(t):
+            continue
+        storage.record_heartbeat(t._trial_id)
         if storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
-            return optuna.trial.Trial(study, t._trial_id)
-    return None
+            out.append(optuna.trial.Trial(study, t._trial_id))
+    return out
+
+
+def _ask(study, spec: SweepSpec) -> list:
+    """An Optuna sweep's next trial (a retried one first), or none when ``n_trials`` are
+    finished or running. Lock held, so that concurrent workers do not overshoot."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    waiting = any(t.state == TrialState.WAITING for t in trials)
+    taken = sum(
+        t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING) for t in trials
+    )
+    if not waiting and taken >= spec.n_trials:
+        return []
+    with warnings.catch_warnings():  # we heartbeat the asked trial ourselves
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        trial = study.ask()
+    study._storage.record_heartbeat(trial._trial_id)
+    return [trial]
+
+
+def _abandon(study, lock: _DatabaseLock, trials: list, exc: BaseException) -> None:
+    """A worker stopping between claim and tell (an error, Ctrl-C): mark its trials failed,
+    with the reason, and enqueue their points again (at most ``max_retry`` times), so that no
+    trial stays RUNNING. Where even that fails (the database is gone), the heartbeat stops and
+    the next worker finds the trials stale."""
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+    try:
+        with lock.hold():
+            for t in trials:
+                if storage.get_trial(t._trial_id).state != TrialState.RUNNING:
+                    continue  # told already
+                storage.set_trial_user_attr(t._trial_id, "error", reason[:2000])
+                if storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+                    storage.get_heartbeat_stale_trial_callback()(
+                        study, storage.get_trial(t._trial_id)
+                    )
+    except Exception:  # noqa: BLE001 - the original error is the one to report
+        pass
 
 
 @contextmanager
@@ -531,27 +978,6 @@ def _ensemble_key(spec: SweepSpec, params: dict) -> str | None:
         return None
     shared = {k: v for k, v in cfg.to_dict().items() if k not in ENSEMBLE_FIELDS}
     return json.dumps(shared, sort_keys=True, default=str)
-
-
-def _pop_matching(study, spec: SweepSpec, key: str, limit: int) -> list:
-    """Claim up to ``limit`` more WAITING points whose ensemble key is ``key``."""
-    import optuna
-    from optuna.trial import TrialState
-
-    storage = study._storage
-    out = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        if len(out) >= limit:
-            break
-        fixed = {**t.system_attrs.get("fixed_params", {}), **t.params}
-        try:
-            if _ensemble_key(spec, fixed) != key:
-                continue
-        except (TypeError, ValueError, KeyError):
-            continue
-        if storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
-            out.append(optuna.trial.Trial(study, t._trial_id))
-    return out
 
 
 def _point_dir(out: Path, trial, params: dict) -> tuple[str, Path]:
@@ -725,14 +1151,19 @@ def run_sweep(
 ) -> dict:
     """Run (or join, or resume) a sweep; return the summary and write results.csv/json.
 
+    Any number of workers may run this on one study at any moment (same folder on one machine
+    with SQLite; any folders with PostgreSQL): the study is created and its points enqueued
+    once, and every point runs on exactly one worker (docs/sweeps.md, "Many workers").
+
     Parameters
     ----------
     spec : SweepSpec
     out_dir : path
-        Sweep folder: ``study.db`` (the default SQLite storage), ``runs/`` (one run directory per
-        point and seed), ``results.csv`` and ``results.json``.
+        Sweep folder: ``study.db`` (the default SQLite storage), ``spec.json`` (the sweep it
+        belongs to), ``runs/`` (one run directory per point and seed), ``results.csv`` and
+        ``results.json``.
     storage : str, optional
-        An Optuna RDB URL, e.g. ``postgresql://user@host/db``; default
+        A database URL, ``sqlite:///PATH`` or ``postgresql://user@host/db``; default
         ``sqlite:///OUT/study.db``.
     join : bool
         Join an existing study of that name instead of creating it (other workers' machines).
@@ -740,21 +1171,62 @@ def run_sweep(
         Show a progress bar (default: when stderr is a terminal).
     max_trials : int, optional
         Stop this worker after that many trials (for tests and for splitting work).
+
+    Returns
+    -------
+    dict
+        ``study``, ``storage`` (password masked), ``trials_run_here``, the study's ``done``,
+        ``running``, ``waiting``, ``failed`` and ``pruned`` counts, ``best`` and ``results``
+        (the path of results.csv).
+
+    Raises
+    ------
+    ValueError
+        ``out_dir`` is a file, ``storage`` is not an SQLite or PostgreSQL URL, ``join`` names no
+        study; :class:`SpecChangedError` (a ValueError) when the study or the folder was
+        created from another spec, naming what changed.
+    SweepError
+        The database cannot be reached or opened, or the folder cannot be written.
+
+    Notes
+    -----
+    The points are enqueued, claimed (WAITING -> RUNNING), failed when stale, and the results
+    written under one lock per database (a file lock beside an SQLite file; a PostgreSQL
+    advisory lock). A worker that stops between claiming and finishing a trial (an error,
+    Ctrl-C) marks it failed and enqueues its point again; a killed worker's trials are found
+    stale by their heartbeat and enqueued again. ``max_retry`` bounds both.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> spec = parse_spec({"name": "ex", "score": False, "seeds": [0],
+    ...     "base": {"model": "mlp", "p": 5, "width": 8, "max_epochs": 2, "eval_every": 2},
+    ...     "vary": {"alpha": [0.5, 0.8]}})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     summary = run_sweep(spec, d, progress=False)
+    >>> summary["done"], summary["trials_run_here"], summary["failed"]
+    (2, 2, 0)
     """
     import optuna
     from optuna.trial import TrialState
 
     from trained._train import NonFiniteLossError
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
-    rdb = _storage(spec, url)
-    study = _open_study(spec, rdb, create=not join)
-    with _quiet_optuna():  # a dead worker's trial: failed, then enqueued again
-        optuna.storages.fail_stale_trials(study)
-    if spec.mode in ("grid", "random") and not join:
-        _enqueue_points(spec, study)
+    if max_trials is not None and (not _all_int(max_trials) or max_trials < 0):
+        raise ValueError(f"`max_trials` must be an integer >= 0 or None; got {max_trials!r}")
+    url = _check_storage_url(storage) if storage is not None else None
+    out = _sweep_folder(out_dir)
+    url = url or f"sqlite:///{(out / 'study.db').resolve()}"
+    if join and _backend(url) == "sqlite" and not Path(_sqlite_path(url)).is_file():
+        raise ValueError(f"`--join`: no SQLite database at {_sqlite_path(url)}")
+    lock = _DatabaseLock(url)
+    with lock.hold():  # one creator, one enqueuer, whatever the number of workers
+        rdb = _storage(spec, url)
+        study = _open_study(spec, rdb, url, create=not join)
+        _check_folder(spec, out, url)
+        _fail_stale(study)
+        if spec.mode in ("grid", "random") and not join:
+            _enqueue_points(spec, study)
     show = progress if progress is not None else os.isatty(2)
     bar = None
     if show:
@@ -765,57 +1237,63 @@ def run_sweep(
     ran = 0
     try:
         while max_trials is None or ran < max_trials:
-            if spec.mode == "optuna":
-                finished = sum(
-                    t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-                    for t in study.get_trials(deepcopy=False)
-                )
-                if finished >= spec.n_trials:
-                    break
-                with warnings.catch_warnings():  # we heartbeat the asked trial ourselves
-                    warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                    trial = study.ask()
-            else:
-                trial = _pop_waiting(study)
-                if trial is None:
-                    break
-            # enqueued points come back as the fixed values of these suggestions
-            params = {d.name: d.suggest(trial) for d in spec.dimensions}
-            group = [(trial, params)]
-            key = None if spec.mode == "optuna" else _ensemble_key(spec, params)
-            if key is not None:  # more points of this architecture join one batched ensemble
-                limit = spec.batch // len(spec.seeds) - 1
-                if max_trials is not None:
-                    limit = min(limit, max_trials - ran - 1)
-                for t in _pop_matching(study, spec, key, max(limit, 0)):
-                    group.append((t, {d.name: d.suggest(t) for d in spec.dimensions}))
-            trials = [t for t, _ in group]
-            with _heartbeat(study, trials, spec.heartbeat_interval):
-                try:
-                    if key is None:
-                        outcomes = [
-                            _run_point(spec, trial, params, out, prune=spec.mode == "optuna")
+            with lock.hold():
+                _fail_stale(study)
+                trials = _ask(study, spec) if spec.mode == "optuna" else _claim_waiting(study, 1)
+            if not trials:
+                break
+            trial = trials[0]
+            try:
+                # enqueued points come back as the fixed values of these suggestions
+                params = {d.name: d.suggest(trial) for d in spec.dimensions}
+                group = [(trial, params)]
+                key = None if spec.mode == "optuna" else _ensemble_key(spec, params)
+                if key is not None:  # more points of this architecture join one ensemble
+                    limit = spec.batch // len(spec.seeds) - 1
+                    if max_trials is not None:
+                        limit = min(limit, max_trials - ran - 1)
+
+                    def same_key(t, key=key):
+                        fixed = {**t.system_attrs.get("fixed_params", {}), **t.params}
+                        try:
+                            return _ensemble_key(spec, fixed) == key
+                        except (TypeError, ValueError, KeyError):
+                            return False
+
+                    if limit > 0:
+                        with lock.hold():
+                            more = _claim_waiting(study, limit, accept=same_key)
+                        trials.extend(more)
+                        group += [
+                            (t, {d.name: d.suggest(t) for d in spec.dimensions}) for t in more
                         ]
-                    else:
-                        outcomes = _run_group(spec, group, out)
-                except optuna.TrialPruned:
+                with _heartbeat(study, trials, spec.heartbeat_interval):
+                    try:
+                        if key is None:
+                            outcomes = [
+                                _run_point(spec, trial, params, out, prune=spec.mode == "optuna")
+                            ]
+                        else:
+                            outcomes = _run_group(spec, group, out)
+                    except optuna.TrialPruned:
+                        outcomes = None
+                    except NonFiniteLossError as exc:  # divergence is an outcome, not a crash
+                        outcomes = [(exc, [])]
+                if outcomes is None:
                     study.tell(trial, state=TrialState.PRUNED)
                     ran += 1
                     continue
-                except NonFiniteLossError as exc:  # divergence is an outcome, not a crash
-                    outcomes = [(exc, [])]
-                except Exception:
-                    for t in trials:
+                for t, (value, rows) in zip(trials, outcomes, strict=True):
+                    if isinstance(value, NonFiniteLossError):
+                        t.set_user_attr("error", str(value))
                         study.tell(t, state=TrialState.FAIL)
-                    raise
-            for t, (value, rows) in zip(trials, outcomes, strict=True):
-                if isinstance(value, NonFiniteLossError):
-                    t.set_user_attr("error", str(value))
-                    study.tell(t, state=TrialState.FAIL)
-                else:
-                    t.set_user_attr("rows", rows)
-                    study.tell(t, value)
-                ran += 1
+                    else:
+                        t.set_user_attr("rows", rows)
+                        study.tell(t, value)
+                    ran += 1
+            except BaseException as exc:
+                _abandon(study, lock, trials, exc)
+                raise
             if bar is not None:
                 c = _counts(study)
                 best = _best(study)
@@ -825,14 +1303,15 @@ def run_sweep(
     finally:
         if bar is not None:
             bar.close()
-    results = sweep_results(study)
-    write_results(results, out)
+    with lock.hold():  # the last worker to write sees every finished trial
+        write_results(sweep_results(study), out)
+        counts, best = _counts(study), _best(study)
     return {
         "study": spec.name,
-        "storage": url,
+        "storage": _shown(url),
         "trials_run_here": ran,
-        **_counts(study),
-        "best": _best(study),
+        **counts,
+        "best": best,
         "results": str(out / "results.csv"),
     }
 

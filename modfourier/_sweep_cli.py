@@ -45,7 +45,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._sweep import load_spec, plot_sweep, run_sweep, spec_from_study
+    """Run the verb; a one-line error and exit 2 on bad input (the spec, a URL, a changed
+    spec), exit 1 on a fault (database unreachable, folder not writable), never a traceback."""
+    from ._sweep import SweepError, load_spec, plot_sweep, run_sweep, spec_from_study
 
     try:
         if args.verb == "sweep-plot":
@@ -56,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         if args.join:
             if not args.storage:
                 raise ValueError("`--join` needs `--storage` (the shared database URL)")
+            if args.spec:
+                raise ValueError("give a SPEC.toml or `--join NAME`, not both")
             spec = spec_from_study(args.join, args.storage)
         else:
             if not args.spec:
@@ -70,9 +74,14 @@ def run(args: argparse.Namespace) -> int:
             progress=False if args.json else None,
             max_trials=args.max_trials,
         )
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        print(f"modfourier {args.verb}: error: {exc}", file=sys.stderr)
-        return 2
+    except (ValueError, TypeError, FileNotFoundError, IsADirectoryError) as exc:
+        return _fail(args.verb, exc, 2)
+    except (SweepError, OSError) as exc:
+        return _fail(args.verb, exc, 1)
+    except Exception as exc:
+        if not _is_storage_fault(exc):
+            raise
+        return _fail(args.verb, f"the database failed: {_one_line(exc.__cause__ or exc)}", 1)
     if args.json:
         print(json.dumps(summary, default=str))
     else:
@@ -84,3 +93,21 @@ def run(args: argparse.Namespace) -> int:
             print(f"  best {summary['best']['value']} at {summary['best']['params']}")
         print(f"  results: {summary['results']}")
     return 0
+
+
+def _one_line(exc) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _fail(verb: str, exc, code: int) -> int:
+    print(f"modfourier {verb}: error: {_one_line(exc)}", file=sys.stderr)
+    return code
+
+
+def _is_storage_fault(exc: Exception) -> bool:
+    """A database lost mid-run (SQLAlchemy's errors, or Optuna's wrapper of them)."""
+    import optuna
+    import sqlalchemy
+
+    return isinstance(exc, (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError))

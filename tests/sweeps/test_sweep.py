@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from modfourier.cli import main
 from modfourier._sweep import load_spec, parse_spec, plot_sweep, run_sweep
+from modfourier.cli import main
 
 BASE = {
     "model": "mlp",
