@@ -6,6 +6,10 @@ process on the same shapes, and the peak memory. Target: >= 50 % of the matmul
 rate with < 2 GB peak memory.
 
     python docs/benchmarks/bench_closedform.py [--p 1009] [--width 1024] [--repeat 3]
+    python docs/benchmarks/bench_closedform.py --smoke --out DIR   # tiny (p = 11), seconds
+
+``--json`` prints the result as one JSON line; ``--out DIR`` also writes it to
+``DIR/bench_closedform.json`` with the command, library version and date.
 """
 
 from __future__ import annotations
@@ -13,12 +17,19 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
-from closedform import analytic_mlp, evaluate_mlp, get_task
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reproductions"))
+from _common import SMOKE_HELP, provenance, write_json  # noqa: E402
+
+from closedform import analytic_mlp, evaluate_mlp, get_task  # noqa: E402
+
+SMOKE = dict(p=11, width=16, repeat=1)
 
 
 def matmul_rate(rows: int, N: int, p: int, repeat: int) -> float:
@@ -35,14 +46,18 @@ def matmul_rate(rows: int, N: int, p: int, repeat: int) -> float:
     return 2 * rows * N * p / best / 1e9
 
 
-def main() -> None:
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--p", type=int, default=1009)
     ap.add_argument("--width", type=int, default=1024)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--chunk-mb", type=int, default=64)
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
+    ap.add_argument("--out", default=None, help="folder for bench_closedform.json")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    args = ap.parse_args(argv)
+    if args.smoke:
+        vars(args).update(SMOKE)
 
     task = get_task("add", args.p)
     net = analytic_mlp(task, width=args.width, seed=0)
@@ -79,9 +94,12 @@ def main() -> None:
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "chunk_rows": rows,
     }
+    if args.out:
+        path = Path(args.out) / "bench_closedform.json"
+        write_json(path, {**result, **provenance(__file__, argv)})
     if args.json:
         print(json.dumps(result))
-        return
+        return 0
     print(f"p = {p}, N = {N}, {p * p} pairs, accuracy {ev.accuracy:.4%}")
     print(f"evaluation   {min(times):.2f} s  ->  {ours:.1f} GFLOP/s (2 N p^3 flops)")
     print(f"matmul alone ({rows} x {N}) @ ({N} x {p}) float32: {machine:.1f} GFLOP/s")
@@ -90,7 +108,8 @@ def main() -> None:
         f"peak memory  {result['peak_traced_mb']} MB traced by numpy, "
         f"{result['max_rss_mb']} MB max RSS of the process (target < 2048 MB)"
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -12,22 +12,39 @@ Usage::
     python docs/benchmarks/bench_train.py --grok-transformer  # also time-to-grok of nanda-cpu
     python docs/benchmarks/bench_train.py --device cuda
     python docs/benchmarks/bench_train.py --mlp-preset gromov-code --no-transformer --no-ensemble
+    python docs/benchmarks/bench_train.py --smoke --out DIR   # every part, tiny (seconds)
+
+``--out DIR`` also writes the numbers to ``DIR/bench_train.json`` with the command, library
+version and date. ``--smoke`` shrinks every network (MLP p = 7, N = 16; transformer p = 11,
+d_model = 32) and every budget to a few epochs: it checks the script, it measures nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-import trained
-from trained import TrainConfig, train
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reproductions"))
+from _common import SMOKE_HELP, provenance, write_json  # noqa: E402
+
+import trained  # noqa: E402
+from trained import TrainConfig, train  # noqa: E402
 
 GROK = 0.99
+SMOKE = dict(
+    mlp=dict(p=7, width=16, max_epochs=20),
+    transformer=dict(p=11, d_model=32, heads=2, d_mlp=64, max_epochs=20),
+    transformer_epochs=3,
+    ensemble=dict(p=7, width=16, max_epochs=3),
+    repeats=1,
+)
 
 
 def _data(cfg):
@@ -183,8 +200,11 @@ def ours_ms(cfg, epochs):
     return 1e3 * (time.perf_counter() - t0) / run.epochs
 
 
-def bench_transformer(args, dev):
-    tcfg = TrainConfig(model="transformer", preset="nanda", seed=args.seed, device=dev).resolve()
+def bench_transformer(args, dev) -> dict:
+    small = SMOKE["transformer"] if args.smoke else {}
+    tcfg = TrainConfig(
+        model="transformer", preset="nanda", **small, seed=args.seed, device=dev
+    ).resolve()
     E = args.transformer_epochs
     base_all, base_step = baseline_transformer_ms(tcfg, dev, E)
     ours_t = ours_ms(tcfg, E)
@@ -192,17 +212,32 @@ def bench_transformer(args, dev):
     print(f"  baseline as written: {base_all:.1f} ms/epoch ({base_step:.1f} ms training step)")
     print(f"  ours               : {ours_t:.1f} ms/epoch (eval every {tcfg.eval_every})")
     print(f"  ratio              : {base_all / ours_t:.2f}x")
+    result = {
+        "config": tcfg.to_dict(),
+        "baseline_ms_per_epoch": base_all,
+        "baseline_ms_per_step": base_step,
+        "ours_ms_per_epoch": ours_t,
+        "ratio": base_all / ours_t,
+    }
     if args.grok_transformer:
-        ncfg = TrainConfig(model="transformer", seed=args.seed, device=dev)
+        ncfg = TrainConfig(model="transformer", **small, seed=args.seed, device=dev)
         t0 = time.perf_counter()
         nrun = train(ncfg)
+        wall = time.perf_counter() - t0
         print(
             f"  nanda-cpu preset: grok epoch {nrun.grok_epoch(GROK)}, stopped {nrun.stopped} "
-            f"after {nrun.epochs} epochs, wall {time.perf_counter() - t0:.1f} s"
+            f"after {nrun.epochs} epochs, wall {wall:.1f} s"
         )
+        result["nanda_cpu"] = {
+            "grok_epoch": nrun.grok_epoch(GROK),
+            "stopped": nrun.stopped,
+            "epochs": nrun.epochs,
+            "wall_seconds": wall,
+        }
+    return result
 
 
-def main():
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
@@ -224,17 +259,23 @@ def main():
         default=0,
         help="also time our MLP preset to grok for seeds 0..K-1 (the docs' time-to-grok table)",
     )
-    args = ap.parse_args()
+    ap.add_argument("--out", default=None, help="folder for bench_train.json")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.transformer_epochs, args.repeats = SMOKE["transformer_epochs"], SMOKE["repeats"]
     if args.transformer_epochs < 3:  # the first two epochs are warm-up and not timed
         ap.error(f"--transformer-epochs must be >= 3; got {args.transformer_epochs}")
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = args.device
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {dev}")
+    result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": dev}
 
     # ---- Gromov MLP ---------------------------------------------------------------------
+    small = SMOKE["mlp"] if args.smoke else dict(p=args.p)
     cfg = TrainConfig(
-        model="mlp", preset=args.mlp_preset, task="add", p=args.p, seed=args.seed, device=dev
+        model="mlp", preset=args.mlp_preset, task="add", **small, seed=args.seed, device=dev
     ).resolve()
     if cfg.optimizer != "adamw":
         ap.error(f"--mlp-preset must use AdamW (the baseline's optimizer); got {cfg.optimizer}")
@@ -267,23 +308,38 @@ def main():
         f"{ours_per_epoch / bare_gather:.2f}x (row gather)"
     )
 
+    result["mlp"] = {
+        "config": cfg.to_dict(),
+        "ours_grok_epoch": ours_grok,
+        "ours_wall_seconds": ours_wall,
+        "ours_ms_per_epoch": 1e3 * ours_per_epoch,
+        "baseline_grok_epoch": base_grok,
+        "baseline_wall_seconds": base_wall,
+        "bare_step_ms_one_hot": 1e3 * bare,
+        "bare_step_ms_row_gather": 1e3 * bare_gather,
+        "grok_seeds": [],
+    }
     for seed in range(args.grok_seeds):
         t0 = time.perf_counter()
         r = train(cfg.replace(seed=seed))
-        print(
-            f"  seed {seed}: grok epoch {r.grok_epoch(GROK)}, "
-            f"wall {time.perf_counter() - t0:.2f} s ({r.stopped})"
+        wall = time.perf_counter() - t0
+        print(f"  seed {seed}: grok epoch {r.grok_epoch(GROK)}, wall {wall:.2f} s ({r.stopped})")
+        result["mlp"]["grok_seeds"].append(
+            {"seed": seed, "grok_epoch": r.grok_epoch(GROK), "wall_seconds": wall}
         )
 
     # ---- Nanda transformer --------------------------------------------------------------
     if not args.no_transformer:
-        bench_transformer(args, dev)
+        result["transformer"] = bench_transformer(args, dev)
 
     # ---- ensembles ----------------------------------------------------------------------
     if not args.no_ensemble:
         ecfg = TrainConfig(
             model="mlp", task="add", p=23, alpha=0.8, max_epochs=200, target_acc=2.0, device=dev
         )
+        if args.smoke:
+            ecfg = ecfg.replace(**SMOKE["ensemble"])
+        result["ensembles"] = []
         seeds = list(range(8))
         trained.train_ensemble(ecfg.replace(max_epochs=2), seeds)  # warm-up
         settings = [  # 8 points of a sweep: lr x weight decay x alpha, one seed
@@ -301,7 +357,8 @@ def main():
             ),
         )
         print(
-            f"\nEnsembles, MLP p=23, {ecfg.max_epochs} epochs (median of {args.repeats} repeats):"
+            f"\nEnsembles, MLP p={ecfg.p}, {ecfg.max_epochs} epochs "
+            f"(median of {args.repeats} repeats):"
         )
         for name, kwargs, singles in cases:
             b_times, s_times = [], []
@@ -320,7 +377,14 @@ def main():
                 + ", ".join(f"{x / y:.2f}" for x, y in zip(b_times, s_times, strict=True))
                 + ")"
             )
+            result["ensembles"].append(
+                {"case": name, "batched_seconds": b_times, "sequential_seconds": s_times}
+            )
+    if args.out:
+        path = Path(args.out) / "bench_train.json"
+        print(f"-> {write_json(path, {**result, **provenance(__file__, argv)})}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -4,6 +4,7 @@
     python docs/reproductions/rangamani.py                  # train the `rangamani` preset
     python docs/reproductions/rangamani.py --run DIR          # measure an existing run directory
     python docs/reproductions/rangamani.py --preset rangamani-cpu    # the quick CPU variant
+    python docs/reproductions/rangamani.py --smoke --out DIR  # tiny (p = 7, seconds)
 
 Writes ``rangamani.json`` (or ``<preset>.json``) and figures under ``--out`` (default
 docs/reproductions/results/rangamani/): key frequencies of W_E, W_fc, h1, h2, h3 (paper: six,
@@ -16,26 +17,46 @@ omega (a + b); paper <~ 1e-2).
 The `rangamani` preset is the paper's configuration (Sec. II) with one change: the final state h3
 is not normalized during training (``hidden_norm="none"``); with the normalization as written the
 network memorizes without generalizing (docs/trained.md). Sec. III-E (alpha from 0.3 to 0.7):
-``--alphas 0.4 0.6 [--seed S]`` trains only the sweep, one run per alpha (to the target, then
+``--alphas 0.4 0.6 [--seed S]`` trains only the sweep (with ``--run DIR``: after measuring DIR,
+its rows also in ``<preset>.json``), one run per alpha (to the target, then
 on until the test loss is below ``--clean-loss``, at most ``--extra-epochs`` more), counts key
 frequencies and ranks, and merges its rows, keyed by alpha and seed, into ``alpha_sweep.json``
 (with the figure ``alpha_sweep.png``).
+
+Run directories go to ``<out>/runs/`` (reused or resumed by a later call; deleted once the
+results are written unless ``--keep-runs``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import (
+    Runs,
+    add_output_options,
+    add_size_options,
+    new_figure,
+    output_folder,
+    provenance,
+    read_json,
+    save_figure,
+    size_of,
+    write_json,
+)
 
 OUT = Path(__file__).parent / "results" / "rangamani"
+# smoke: the preset's network shrunk to p = 7, d_h = d_embed = 16, a few epochs
+SMOKE = dict(p=7, d_hidden=16, d_embed=16, max_epochs=30, eval_every=10)
+SMOKE_EXTRA = dict(chunk=10, extra_epochs=20)  # the alpha sweep's epochs after the target
 
 
-def measure(run_dir: Path, out: Path, tag: str) -> dict:
+def measure(run_dir: Path, out: Path | None, tag: str) -> dict:
+    """The paper's measures of the run in ``run_dir``; figures ``<tag>_*.png`` go to ``out``
+    (none when ``out`` is None)."""
     import compare
     from closedform import get_task
     from trained import load_model
@@ -88,11 +109,12 @@ def measure(run_dir: Path, out: Path, tag: str) -> dict:
     table2 = compare.hidden_state_fit(
         hid["h3"], W["W_fc"], task, normalize=cfg.get("hidden_norm", "l2") == "l2"
     )
-    compare.plot_spectrum_2d(hid["h3"], out / f"{tag}_h3_spectrum.png", name="h3")
-    compare.plot_singular_values(
-        {k: W[k] for k in ("W_E", "W_fc", "W_ih", "W_hh")}, out / f"{tag}_singular_values.png"
-    )
-    compare.plot_ablation(table1, out / f"{tag}_ablation.png")
+    if out is not None:
+        compare.plot_spectrum_2d(hid["h3"], out / f"{tag}_h3_spectrum.png", name="h3")
+        compare.plot_singular_values(
+            {k: W[k] for k in ("W_E", "W_fc", "W_ih", "W_hh")}, out / f"{tag}_singular_values.png"
+        )
+        compare.plot_ablation(table1, out / f"{tag}_ablation.png")
     return {
         "accuracy_all_pairs": acc,
         "key_frequencies": key,
@@ -110,34 +132,39 @@ def measure(run_dir: Path, out: Path, tag: str) -> dict:
     }
 
 
-def alpha_row(args, alpha: float, out: Path) -> dict:
-    """Sec. III-E: train the preset at ``alpha`` to the target, then ``--extra-epochs`` more."""
-    from trained import TrainConfig, train
+def _config(args, **changes):
+    from trained import TrainConfig
 
-    t0 = time.perf_counter()
-    cfg = TrainConfig(
-        model="rnn", preset=args.preset, alpha=alpha, seed=args.seed, device=args.device
+    smoke = SMOKE if size_of(args) == "smoke" else {}
+    return TrainConfig(
+        model="rnn", preset=args.preset, **smoke, seed=args.seed, device=args.device, **changes
     )
-    adir = out / "runs" / f"{args.preset}_alpha{alpha}_seed{args.seed}"
-    if adir.exists():
-        shutil.rmtree(adir)
-    run = train(cfg, out_dir=adir)  # to the target (test accuracy >= 99 %) ...
+
+
+def alpha_row(args, alpha: float, runs: Runs) -> dict:
+    """Sec. III-E: train the preset at ``alpha`` to the target, then on (``--extra-epochs``)."""
+    t0 = time.perf_counter()
+    cfg = _config(args, alpha=alpha)
+    name = f"{args.preset}_alpha{alpha}_seed{args.seed}"
+    run = runs.train(cfg, name)  # to the target (test accuracy >= 99 %) ...
     grok_alpha = run.grok_epoch(0.99)
     if args.extra_epochs and run.stopped == "target":
-        # ... then on in chunks of 500 epochs until the test loss is below --clean-loss (the
-        # paper analyzes networks at test loss ~ 0), at most --extra-epochs more
-        cap = run.epochs + args.extra_epochs
-        at_least = run.epochs + args.min_extra_epochs
+        # ... then on in chunks until the test loss is below --clean-loss (the paper analyzes
+        # networks at test loss ~ 0), at most --extra-epochs more. Counted from the epoch the
+        # target was reached, so that a call resuming this run stops where the first would have.
+        chunk = SMOKE_EXTRA["chunk"] if size_of(args) == "smoke" else 500
+        reached = grok_alpha if grok_alpha is not None else run.epochs
+        cap = reached + args.extra_epochs
+        at_least = reached + args.min_extra_epochs
 
         def more_needed(run):
             dirty = run.history[-1]["test_loss"] >= args.clean_loss
             return (dirty or run.epochs < at_least) and run.epochs < cap
 
         while more_needed(run):
-            more = cfg.replace(max_epochs=min(run.epochs + 500, cap), target_acc=2.0)
-            run = train(more, out_dir=adir, resume=True)
-    m = measure(adir, out / "runs", f"{args.preset}_alpha{alpha}")
-    shutil.rmtree(adir, ignore_errors=True)
+            more = cfg.replace(max_epochs=min(run.epochs + chunk, cap), target_acc=2.0)
+            run = runs.train(more, name)
+    m = measure(run.run_dir, None, f"{args.preset}_alpha{alpha}")
     return {
         "alpha": alpha,
         "seed": args.seed,
@@ -160,13 +187,8 @@ def alpha_row(args, alpha: float, out: Path) -> dict:
 
 def merge_alpha_rows(out: Path, rows: list[dict]) -> Path:
     """Merge rows into ``alpha_sweep.json`` (keyed by alpha and seed); redraw its figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     path = out / "alpha_sweep.json"
-    doc = json.loads(path.read_text()) if path.exists() else {"rows": []}
+    doc = read_json(path) if path.exists() else {"rows": []}
     doc["command"] = "python docs/reproductions/rangamani.py --alphas A [A ...] --seed S"
     doc["note"] = (
         "each alpha: the rangamani preset trained to test accuracy >= 99 %, then on until the "
@@ -178,9 +200,10 @@ def merge_alpha_rows(out: Path, rows: list[dict]) -> Path:
     keep = {(r["alpha"], r.get("seed", 0)): r for r in doc["rows"]}
     keep.update({(r["alpha"], r["seed"]): r for r in rows})
     doc["rows"] = [dict(keep[k], seed=k[1]) for k in sorted(keep)]
-    path.write_text(json.dumps(doc, indent=1, default=float) + "\n")
+    write_json(path, doc)
 
-    fig, ax = plt.subplots(figsize=(5, 3.4))
+    fig, axes = new_figure(size=(5, 3.4))
+    ax = axes[0, 0]
     for name, marker in (("W_E", "o"), ("W_fc", "s"), ("W_ih", "^"), ("W_hh", "v")):
         ax.scatter(
             [r["alpha"] for r in doc["rows"]],
@@ -199,14 +222,12 @@ def merge_alpha_rows(out: Path, rows: list[dict]) -> Path:
     ax.set_ylabel("rank")
     ax.set_title("Rangamani Sec. III-E")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "alpha_sweep.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out / "alpha_sweep.png")
     return path
 
 
 def main(argv=None) -> int:
-    from trained import TrainConfig, train
+    from closedform import rundir
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", default=None, help="measure this run directory (no training)")
@@ -215,8 +236,9 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--extra-epochs",
         type=int,
-        default=8000,
-        help="alpha sweep: at most this many epochs trained on after reaching the target",
+        default=None,
+        help="alpha sweep: at most this many epochs trained on after reaching the target "
+        f"(default 8000; smoke: {SMOKE_EXTRA['extra_epochs']})",
     )
     ap.add_argument(
         "--min-extra-epochs",
@@ -237,34 +259,35 @@ def main(argv=None) -> int:
         default=None,
         help="train to this epoch without early stopping (the committed result: 12500)",
     )
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--out", default=None)
+    add_size_options(ap)
+    add_output_options(ap, OUT)
     args = ap.parse_args(argv)
-    out = Path(args.out) if args.out else OUT
+    if args.extra_epochs is None:
+        args.extra_epochs = SMOKE_EXTRA["extra_epochs"] if args.smoke else 8000
+    out = output_folder(ap, args, OUT)
     out.mkdir(parents=True, exist_ok=True)
-    result = {"preset": args.preset}
+    meta = provenance(__file__, argv)
+    result = {"preset": args.preset, "size": size_of(args)}
     t0 = time.perf_counter()
+    sweep_runs = Runs(out / "runs" / "alpha_sweep")
     if args.alphas and not args.run:
-        rows = [alpha_row(args, alpha, out) for alpha in args.alphas]
+        rows = [alpha_row(args, alpha, sweep_runs) for alpha in args.alphas]
         path = merge_alpha_rows(out, rows)
-        shutil.rmtree(out / "runs", ignore_errors=True)
+        sweep_runs.clean_up(keep=args.keep_runs)
         print(f"-> {path}")
         return 0
+    runs = Runs(out / "runs" / args.preset)
     if args.run:
         run_dir = Path(args.run)
-        from closedform import rundir
-
         metrics = rundir.read_metrics(run_dir)
         result["config"] = rundir.read_config(run_dir)["hyper"]
         result["trained_elsewhere"] = str(run_dir)
     else:
-        cfg = TrainConfig(model="rnn", preset=args.preset, seed=args.seed, device=args.device)
+        cfg = _config(args)
         if args.epochs:
             cfg = cfg.replace(max_epochs=args.epochs, target_acc=2.0)
-        run_dir = out / "runs" / args.preset
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        run = train(cfg, out_dir=run_dir)
+        run = runs.train(cfg, args.preset)
+        run_dir = run.run_dir
         metrics = run.history
         result["config"] = run.config.to_dict()
         result["train_seconds"] = round(time.perf_counter() - t0, 1)
@@ -276,13 +299,15 @@ def main(argv=None) -> int:
         final={k: metrics[-1][k] for k in ("epoch", "train_acc", "test_acc", "test_loss")},
     )
     result.update(measure(run_dir, out, args.preset))
-    sweep = [alpha_row(args, alpha, out) for alpha in args.alphas]
+    sweep = [alpha_row(args, alpha, sweep_runs) for alpha in args.alphas]
     if sweep:
         result["alpha_sweep"] = sweep
+        print(f"-> {merge_alpha_rows(out, sweep)}")
     result["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    path = out / f"{args.preset}.json"
-    path.write_text(json.dumps(result, indent=1, default=float) + "\n")
-    shutil.rmtree(out / "runs", ignore_errors=True)
+    result.update(meta)
+    path = write_json(out / f"{args.preset}.json", result)
+    runs.clean_up(keep=args.keep_runs)
+    sweep_runs.clean_up(keep=args.keep_runs)
     print(json.dumps({k: result[k] for k in ("grok_epoch", "key_frequencies_shared", "final")}))
     print(f"-> {path}")
     return 0

@@ -3,6 +3,7 @@
     python docs/reproductions/transformer.py                 # CPU-sized
     python docs/reproductions/transformer.py --only nanda   # ~15 min on one CPU thread
     python docs/reproductions/transformer.py --full          # the papers' presets (use a GPU)
+    python docs/reproductions/transformer.py --smoke --out DIR  # both parts, tiny (seconds)
 
 Parts (each writes ``<part>.json`` and PNGs under ``--out``, default
 docs/reproductions/results/transformer/):
@@ -15,19 +16,41 @@ docs/reproductions/results/transformer/):
   baseline and the run without the Grokfast filter (lambda = 0); per-task grokking epochs (paper:
   q = 2, 3, 5, 7 first), positional correlation (paper: -0.64), token-embedding spectra against
   the baseline.
+
+Run directories go to ``<out>/runs/<part>/`` (reused or resumed by a later call; deleted once
+the part is written unless ``--keep-runs``).
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import reproduction_parser, run_main, train_dense
+from _common import Context, new_figure, reproduction_parser, run_main, save_figure
 
 PARTS = ("nanda", "miiii")
 OUT = Path(__file__).parent / "results" / "transformer"
+
+# smoke: a tiny network on p = 11 (miiii: the tasks q = 2, 3, 5, 7), a few epochs
+SMOKE_NET = dict(p=11, d_model=32, heads=2, d_mlp=64)
+NANDA = {  # epochs and the spacing of the dense checkpoints (the progress measures)
+    "smoke": dict(net=SMOKE_NET, epochs=40, every=20),
+    "cpu": dict(net={}, epochs=10000, every=250),
+    "full": dict(net={}, epochs=50000, every=1000),
+}
+# no CPU-sized miiii groks (docs/reproductions.md); the cpu size is the most complete one we found
+MIIII = {
+    "smoke": dict(
+        SMOKE_NET, alpha=0.8, dropout=0.0, lr=1e-3, weight_decay=1.0, grokfast_lamb=2.0,
+        warmup=0, max_epochs=20, eval_every=10,
+    ),
+    "cpu": dict(
+        p=29, alpha=0.8, d_model=256, d_mlp=1024, heads=4, dropout=0.0, lr=1e-3,
+        weight_decay=1.0, grokfast_lamb=2.0, warmup=10, max_epochs=3000, eval_every=50,
+    ),
+    "full": {},  # the miiii preset
+}  # fmt: skip
 
 
 def _embedding_rows(weights, p):
@@ -35,22 +58,24 @@ def _embedding_rows(weights, p):
     return np.asarray(weights["W_E"]).T[:p]
 
 
-def nanda(args, out: Path) -> dict:
-    import compare
-    from closedform import get_task
+def nanda(ctx: Context) -> dict:
+    from closedform import get_task, rundir
     from compare import active_frequencies, positional_correlation, restricted_excluded_loss
     from trained import TrainConfig, load_model, make_dataset
 
     # Nanda's own setting (the `nanda` preset) groks at epoch 6500 in ~9 min on one CPU thread;
     # `--nanda-preset nanda-cpu` adds the Grokfast filter (epoch ~4600)
-    cfg = TrainConfig(model="transformer", preset=args.nanda_preset, seed=0, device=args.device)
-    every = 1000 if args.full else 250
-    epochs = args.epochs or (50000 if args.full else 10000)
+    size = NANDA[ctx.size]
+    cfg = TrainConfig(
+        model="transformer", preset=ctx.args.nanda_preset, **size["net"], seed=0,
+        device=ctx.device,
+    )  # fmt: skip
+    epochs = ctx.args.epochs or size["epochs"]
     cfg = cfg.resolve().replace(target_acc=2.0, max_epochs=epochs)
-    run_dir = out / "runs" / "nanda"
     t0 = time.perf_counter()
-    run = train_dense(cfg, run_dir, every)
+    run = ctx.runs.train(cfg, "nanda", every=size["every"])
     train_seconds = time.perf_counter() - t0
+    run_dir = run.run_dir
     model = load_model(run_dir)
     p = cfg.p
     task = get_task("add", p)
@@ -61,8 +86,6 @@ def nanda(args, out: Path) -> dict:
     n, m = ds.inputs[ds.train].T
     train_mask[n, m] = True
     series = {"epoch": [], "loss": [], "restricted_loss": [], "excluded_loss": [], "test_acc": []}
-    from closedform import rundir
-
     for epoch in rundir.list_checkpoints(run_dir):
         w = rundir.load_checkpoint(run_dir, epoch)
         logits = model.logits(w)
@@ -72,8 +95,8 @@ def nanda(args, out: Path) -> dict:
             series[k].append(float(res[k]))
         pred = logits.argmax(1).reshape(p, p)
         series["test_acc"].append(float((pred == task.table)[~train_mask].mean()))
-    _plot_progress(series, run.grok_epoch(0.99), out / "nanda_progress.png")
-    _plot_spectrum(freq, out / "nanda_embedding_spectrum.png", f"token embedding, add mod {p}")
+    _plot_progress(series, run.grok_epoch(0.99), ctx.out / "nanda_progress.png")
+    _plot_spectrum(freq, ctx.out / "nanda_embedding_spectrum.png", f"token embedding, add mod {p}")
     return {
         "config": run.config.to_dict(),
         "grok_epoch": run.grok_epoch(0.99),
@@ -87,12 +110,8 @@ def nanda(args, out: Path) -> dict:
 
 
 def _plot_progress(series, grok, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.8, 4.2))
+    fig, axes = new_figure(size=(6.8, 4.2))
+    ax = axes[0, 0]
     e = np.asarray(series["epoch"]) + 1
     for key, label in (
         ("loss", "train loss"),
@@ -108,18 +127,12 @@ def _plot_progress(series, grok, path):
     ax.set_ylabel("cross-entropy on the training pairs")
     ax.set_title("Nanda's progress measures over training")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _plot_spectrum(freq, path, title, baseline=None):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    fig, axes = new_figure(size=(7.5, 3.6))
+    ax = axes[0, 0]
     norms = np.asarray(freq["norms"])
     ax.bar(np.arange(len(norms)), norms, color="tab:blue", label="trained")
     if baseline is not None:
@@ -130,26 +143,20 @@ def _plot_spectrum(freq, path, title, baseline=None):
     ax.set_ylabel("norm of the embedding at k")
     ax.set_title(f"{title}: active {[int(k) for k in freq['frequencies']]}", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
-def miiii(args, out: Path) -> dict:
+def miiii(ctx: Context) -> dict:
     from compare import active_frequencies, positional_correlation
     from trained import TrainConfig, load_model
 
-    if args.full:
-        base = TrainConfig(model="transformer", task="miiii", preset="miiii", seed=0)
-    else:  # no CPU-sized miiii groks (docs/reproductions.md); the most complete one we found
-        base = TrainConfig(
-            model="transformer", task="miiii", preset="miiii", p=29, alpha=0.8, d_model=256,
-            d_mlp=1024, heads=4, dropout=0.0, lr=1e-3, weight_decay=1.0, grokfast_lamb=2.0,
-            warmup=10, max_epochs=3000, eval_every=50, seed=0,
-        )  # fmt: skip
-    base = base.replace(device=args.device).resolve().replace(target_acc=2.0)
-    if args.epochs:
-        base = base.replace(max_epochs=args.epochs)
+    base = TrainConfig(
+        model="transformer", task="miiii", preset="miiii", **MIIII[ctx.size], seed=0,
+        device=ctx.device,
+    )  # fmt: skip
+    base = base.resolve().replace(target_acc=2.0)
+    if ctx.args.epochs:
+        base = base.replace(max_epochs=ctx.args.epochs)
     runs = {}
     variants = {
         "full": base,
@@ -161,13 +168,8 @@ def miiii(args, out: Path) -> dict:
     result = {}
     for name, cfg in variants.items():
         t0 = time.perf_counter()
-        run_dir = out / "runs" / f"miiii_{name}"
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        from trained import train
-
-        run = train(cfg, out_dir=run_dir)
-        runs[name] = (run, load_model(run_dir))
+        run = ctx.runs.train(cfg, name)
+        runs[name] = (run, load_model(run.run_dir))
         last = run.history[-1]
         qs = [int(k.split("_q")[1]) for k in last if k.startswith("test_acc_q")]
         per_task = {}
@@ -197,7 +199,7 @@ def miiii(args, out: Path) -> dict:
     result["shuffled"]["active_frequencies_vs_permutation"] = [
         int(k) for k in base_freq["frequencies"]
     ]
-    _plot_spectrum(freq, out / "miiii_embedding_spectrum.png", f"miiii p={p}", base_freq)
+    _plot_spectrum(freq, ctx.out / "miiii_embedding_spectrum.png", f"miiii p={p}", base_freq)
     order = sorted(
         (e, q) for q, e in result["full"]["valid_grok_epoch_per_task"].items() if e is not None
     )
@@ -214,7 +216,8 @@ def main(argv=None) -> int:
         choices=["nanda", "nanda-cpu"],
         help="nanda: Nanda's setting (default); nanda-cpu: plus the Grokfast EMA filter",
     )
-    return run_main(ap, argv, {name: globals()[name] for name in PARTS}, OUT, "transformer_full")
+    parts = {name: globals()[name] for name in PARTS}
+    return run_main(ap, argv, parts, OUT, "transformer_full", __file__)
 
 
 if __name__ == "__main__":

@@ -5,75 +5,56 @@
 Each SWEEP_DIR holds the results.json of a `modfourier sweep` over `width` (its run directories
 must still exist: each curve is labelled with the optimizer and learning rate read from them).
 ANALYTIC_JSON is written by `docs/scripts/width_table.py --out ...`. Widths where every seed of
-a curve diverged are absent from that curve.
+a curve diverged are absent from that curve. The figure is the one docs/reproductions/gromov.py
+draws for its Fig. 4b (``_common.fig4b_figure``).
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
 from pathlib import Path
 
-import matplotlib
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reproductions"))
+from _common import Curve, fig4b_figure, read_json  # noqa: E402
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
+from closedform import rundir  # noqa: E402
 
 
-def _curves(sweep_dir: Path) -> dict:
-    """(optimizer, lr rule) -> {width: [final test accuracy per seed]}."""
+def sweep_curves(sweep_dir: Path) -> list[Curve]:
+    """One curve per optimizer of a sweep: final test accuracy per seed at each width,
+    labelled with the learning rate (``lr ∝ N`` when it changes with the width)."""
     groups: dict = {}
-    for r in json.loads((sweep_dir / "results.json").read_text()):
-        hyper = json.loads((Path(r["run_dir"]) / "config.json").read_text())["hyper"]
+    for r in read_json(Path(sweep_dir) / "results.json"):
+        hyper = rundir.read_config(r["run_dir"])["hyper"]
         groups.setdefault(hyper["optimizer"], []).append((r["width"], hyper["lr"], r))
-    curves = {}
-    for opt, items in groups.items():
-        lrs = {w: lr for w, lr, _ in items}
-        rule = f"lr {next(iter(lrs.values())):g}" if len(set(lrs.values())) == 1 else "lr ∝ N"
+    curves = []
+    for opt, items in sorted(groups.items()):
+        lrs = {lr for _, lr, _ in items}
+        rule = f"lr {next(iter(lrs)):g}" if len(lrs) == 1 else "lr ∝ N"
         by_w: dict = {}
         for w, _, r in items:
-            by_w.setdefault(w, []).append(r["final_test_acc"])
-        curves[(opt, rule)] = by_w
+            if r["final_test_acc"] is not None:  # a diverged seed has no accuracy
+                by_w.setdefault(w, []).append(r["final_test_acc"])
+        curves.append(Curve(f"trained, {opt}, {rule}", by_w))
     return curves
 
 
-def main(out: str, analytic_json: str, *sweep_dirs: str) -> None:
-    analytic = json.loads(Path(analytic_json).read_text())
-    fig, ax = plt.subplots(figsize=(6.6, 4.3))
-    widths = [r["width"] for r in analytic["rows"]]
-    ax.plot(
-        widths,
-        [r["mean"] for r in analytic["rows"]],
-        "k--o",
-        label=f"analytic, random phases ({analytic['seeds']} seeds)",
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", help="PNG to write")
+    ap.add_argument("analytic_json", help="written by docs/scripts/width_table.py --out")
+    ap.add_argument("sweep_dirs", nargs="+", help="folders of `modfourier sweep` over width")
+    args = ap.parse_args(argv)
+    analytic = read_json(args.analytic_json)
+    reference = Curve(
+        f"analytic, random phases ({analytic['seeds']} seeds)",
+        {r["width"]: r["per_seed"] for r in analytic["rows"]},
     )
-    for sweep_dir in sweep_dirs:
-        for (opt, rule), by_w in sorted(_curves(Path(sweep_dir)).items()):
-            ws = sorted(by_w)
-            line = ax.plot(
-                ws, [np.mean(by_w[w]) for w in ws], marker="o", label=f"trained, {opt}, {rule}"
-            )[0]
-            ax.fill_between(
-                ws,
-                [min(by_w[w]) for w in ws],
-                [max(by_w[w]) for w in ws],
-                color=line.get_color(),
-                alpha=0.2,
-            )
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("width N (neurons)")
-    ax.set_ylabel("test accuracy (mean, min-max over seeds)")
-    ax.set_ylim(0, 1.05)
-    ax.set_title(f"Accuracy vs width, add mod {analytic['p']} (Gromov Fig. 4b, CPU-scaled)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    print(out)
+    curves = [c for d in args.sweep_dirs for c in sweep_curves(Path(d))]
+    print(fig4b_figure(args.out, analytic["p"], reference, curves, setting="CPU-scaled"))
+    return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 4:
-        sys.exit(__doc__)
-    main(*sys.argv[1:])
+    raise SystemExit(main())
