@@ -111,6 +111,7 @@ def test_positional_correlation_and_active_frequencies():
         (compare.positional_correlation, (np.ones((2, 3)),), ValueError),
         (compare.positional_correlation, (np.eye(3), 0, 5), ValueError),
         (compare.minimal_rank, ({"W": np.eye(2)}, "V", len), ValueError),
+        (compare.minimal_rank, ({"W": np.eye(2)}, "W", len, 0.0, -1.0), ValueError),
         (compare.singular_vector_frequencies, (np.eye(3), 2), ValueError),
     ],
     ids=[
@@ -123,6 +124,7 @@ def test_positional_correlation_and_active_frequencies():
         "constant-embedding",
         "position-out-of-range",
         "unknown-name",
+        "negative-gap-rtol",
         "bad-axis",
     ],
 )
@@ -139,3 +141,96 @@ def test_import_does_not_load_torch_or_matplotlib():
         "assert 'matplotlib' not in sys.modules, 'matplotlib'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- well-defined ranks -----------------------------------------------------------------------
+
+
+def test_minimal_rank_never_cuts_a_degenerate_cluster():
+    """Four equal singular values: a rank-2 truncation keeps an arbitrary half of the
+    eigenspace, so only the ranks 0 and 4 are tried."""
+    seen = []
+
+    def acc(w):
+        seen.append(int(np.linalg.matrix_rank(w["W"])))
+        return 1.0 if seen[-1] >= 1 else 0.0  # any non-zero truncation would do
+
+    res = compare.minimal_rank({"W": np.eye(4)}, "W", acc)
+    assert res["rank"] == 4 and set(seen) <= {0, 4}
+    assert res["rank_rule"].startswith("search")
+
+
+def test_minimal_rank_of_the_exact_mlp_does_not_depend_on_rounding():
+    task = closedform.get_task("add", 23)
+    net = closedform.analytic_mlp(task, phases="exact")  # every frequency, all at one scale
+    pred = compare.predicted_ranks(net)
+    rng = np.random.default_rng(0)
+    for noise in (0.0, 1e-15):
+        W1 = net.W1 * (1 + noise * rng.standard_normal(net.W1.shape))
+        weights = {"W1": W1, "W2": net.W2}
+        res = compare.minimal_rank(weights, "W1", accuracy_fn(task))
+        assert res["rank"] == pred["W1"]["rank"] == 4 * 11
+
+
+@pytest.mark.parametrize(
+    "name, params",
+    [
+        ("add", {}),
+        ("sub", {}),
+        ("mul", {}),
+        ("div", {}),
+        ("affine", {"A": 2, "B": 3, "C": 1}),
+        ("square_sum", {}),
+        ("square_of_sum", {}),
+    ],
+)
+def test_predicted_ranks_are_the_constructions_numerical_ranks(name, params):
+    task = closedform.get_task(name, 13, **params)
+    ks = [1, 3] if task.invertible else None
+    nets = [
+        closedform.analytic_mlp(task, frequencies=ks, phases="exact"),
+        closedform.analytic_rnn(task, ks, d_hidden=128, d_embed=32 if ks else 64),
+    ]
+    if task.invertible:
+        nets.append(closedform.analytic_transformer(task, ks, d_model=32, heads=4, d_mlp=256))
+    for net in nets:
+        weights = net.weights if hasattr(net, "weights") else {"W1": net.W1, "W2": net.W2}
+        for matrix, pred in compare.predicted_ranks(net).items():
+            S = np.linalg.svd(np.asarray(weights[matrix]), compute_uv=False)
+            numerical = int((S > 1e-9 * S[0]).sum()) if S[0] > 0 else 0
+            assert pred["rank"] == numerical, (type(net).__name__, matrix)
+            assert pred["rank_rule"].startswith("predicted by the construction")
+
+
+@pytest.mark.parametrize(
+    "net, exc",
+    [
+        (closedform.analytic_mlp(closedform.get_task("add", 7), width=8), ValueError),
+        ({"W1": np.eye(2)}, TypeError),
+    ],
+    ids=["random-phases", "not-an-analytic-network"],
+)
+def test_predicted_ranks_invalid(net, exc):
+    with pytest.raises(exc):
+        compare.predicted_ranks(net)
+
+
+def test_frequency_remover_takes_waves_from_embedding_and_readout():
+    task = closedform.get_task("add", 13)
+    net = closedform.analytic_rnn(task, [2, 5], d_hidden=64, d_embed=16)
+    w = compare.frequency_remover("rnn", task)(net.weights, [2, 5])
+    assert not np.any(w["W_fc"])
+    norms = compare.frequency_norms(w["W_E"][:13], axis=0)
+    assert norms[[2, 5]].max() < 1e-12 * norms.max()  # block A's harmonics 6, 4 (15, 10) stay
+    np.testing.assert_array_equal(w["W_E"][13], net.weights["W_E"][13])  # '=' is no number
+    with pytest.raises(ValueError, match="kind"):
+        compare.frequency_remover("cnn", task)
+
+
+def test_run_accuracy_fn_of_an_analytic_network_in_its_dtype():
+    task = closedform.get_task("add", 13)
+    net = closedform.analytic_transformer(task, [2, 5], d_model=32, heads=4, d_mlp=128)
+    weights, acc = compare.run_accuracy_fn(net)
+    assert acc(weights) == 1.0
+    assert acc({k: v.astype(np.float32) for k, v in weights.items()}) == 1.0
+    assert acc({**weights, "W_U": 0 * weights["W_U"]}) == 0.0  # all classes tie: all wrong
