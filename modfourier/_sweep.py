@@ -1175,9 +1175,11 @@ def run_sweep(
     Returns
     -------
     dict
-        ``study``, ``storage`` (password masked), ``trials_run_here``, the study's ``done``,
-        ``running``, ``waiting``, ``failed`` and ``pruned`` counts, ``best`` and ``results``
-        (the path of results.csv).
+        ``study``, ``storage`` (password masked), ``trials_run_here``,
+        ``trials_lost_here`` (trials this worker finished after another had failed them as
+        stale: their points were re-enqueued, and the retry's result counts), the study's
+        ``done``, ``running``, ``waiting``, ``failed`` and ``pruned`` counts, ``best`` and
+        ``results`` (the path of results.csv).
 
     Raises
     ------
@@ -1234,9 +1236,9 @@ def run_sweep(
 
         total = len(spec.points()) if spec.mode != "optuna" else spec.n_trials
         bar = tqdm(total=total, desc=f"sweep {spec.name}", unit="trial")
-    ran = 0
+    ran = lost = 0
     try:
-        while max_trials is None or ran < max_trials:
+        while max_trials is None or ran + lost < max_trials:
             with lock.hold():
                 _fail_stale(study)
                 trials = _ask(study, spec) if spec.mode == "optuna" else _claim_waiting(study, 1)
@@ -1251,7 +1253,7 @@ def run_sweep(
                 if key is not None:  # more points of this architecture join one ensemble
                     limit = spec.batch // len(spec.seeds) - 1
                     if max_trials is not None:
-                        limit = min(limit, max_trials - ran - 1)
+                        limit = min(limit, max_trials - ran - lost - 1)
 
                     def same_key(t, key=key):
                         fixed = {**t.system_attrs.get("fixed_params", {}), **t.params}
@@ -1280,16 +1282,26 @@ def run_sweep(
                     except NonFiniteLossError as exc:  # divergence is an outcome, not a crash
                         outcomes = [(exc, [])]
                 if outcomes is None:
-                    study.tell(trial, state=TrialState.PRUNED)
-                    ran += 1
+                    try:
+                        study.tell(trial, state=TrialState.PRUNED)
+                        ran += 1
+                    except optuna.exceptions.UpdateFinishedTrialError:
+                        lost += 1
                     continue
                 for t, (value, rows) in zip(trials, outcomes, strict=True):
-                    if isinstance(value, NonFiniteLossError):
-                        t.set_user_attr("error", str(value))
-                        study.tell(t, state=TrialState.FAIL)
-                    else:
-                        t.set_user_attr("rows", rows)
-                        study.tell(t, value)
+                    try:
+                        if isinstance(value, NonFiniteLossError):
+                            t.set_user_attr("error", str(value))
+                            study.tell(t, state=TrialState.FAIL)
+                        else:
+                            t.set_user_attr("rows", rows)
+                            study.tell(t, value)
+                    except optuna.exceptions.UpdateFinishedTrialError:
+                        # this worker was silent past the grace period (paused, starved):
+                        # another one failed the trial and re-enqueued its point; the retry's
+                        # result is the one that counts
+                        lost += 1
+                        continue
                     ran += 1
             except BaseException as exc:
                 _abandon(study, lock, trials, exc)
@@ -1310,6 +1322,7 @@ def run_sweep(
         "study": spec.name,
         "storage": _shown(url),
         "trials_run_here": ran,
+        "trials_lost_here": lost,
         **counts,
         "best": best,
         "results": str(out / "results.csv"),
