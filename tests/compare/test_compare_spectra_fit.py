@@ -121,6 +121,63 @@ def test_hidden_state_fit_recovers_planted_signal():
     assert max(d["relative_error"] for d in res) < 1e-2
 
 
+def planted_readout(amplitudes, seed=0):
+    """h3 carrying cos, sin of 2 pi k s / 17 for k = 2, 6 on orthonormal directions Q, and a
+    readout of those waves with the given amplitude per frequency."""
+    task = closedform.get_task("add", 17)
+    s = task.inner_sum.reshape(-1)
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((12, 4)))
+    waves = [np.cos(2 * np.pi * k * s / 17 + ph) for k in (2, 6) for ph in (0, np.pi / 2)]
+    h = np.stack(waves, axis=1) @ Q.T
+    q = np.arange(17)
+    U = np.stack(
+        [np.cos(2 * np.pi * k * q / 17 + ph) for k in (2, 6) for ph in (0, np.pi / 2)], axis=1
+    )
+    W_fc = (U * np.repeat(amplitudes, 2)) @ Q.T
+    return task, h, W_fc
+
+
+def test_hidden_state_fit_per_frequency_matches_per_vector_for_distinct_amplitudes():
+    task, h, W_fc = planted_readout([4.0, 2.0])
+    per_vector = compare.hidden_state_fit(h, W_fc, task, normalize=False)
+    per_freq = compare.hidden_state_fit(h, W_fc, task, normalize=False, basis="frequency")
+    assert [d["frequency"] for d in per_freq] == [2, 6]
+    assert max(d["relative_error"] for d in per_vector + per_freq) < 1e-12
+    assert per_freq[0]["sigma"] == pytest.approx([per_vector[0]["sigma"]] * 2)
+
+
+def test_hidden_state_fit_per_frequency_is_immune_to_degenerate_singular_values():
+    """Equal amplitudes: W_fc's four singular values are equal, and a perturbation of 1e-9
+    that couples cos 2 with cos 6 decides the singular vectors: the top one mixes the two
+    frequencies half and half. The planes the readout reads per frequency barely move."""
+    task, h, W_fc = planted_readout([3.0, 3.0])
+    q = np.arange(17)
+    u = np.cos(2 * np.pi * 2 * q / 17) + np.cos(2 * np.pi * 6 * q / 17)
+    v = W_fc.T @ u / np.linalg.norm(W_fc.T @ u)
+    W = W_fc + 1e-9 * np.outer(u, v)
+    per_vector = compare.hidden_state_fit(h, W, task, normalize=False)
+    per_freq = compare.hidden_state_fit(h, W, task, normalize=False, basis="frequency")
+    assert per_vector[0]["relative_error"] > 0.5  # sqrt(1/2): half the signal is the other k
+    assert max(d["relative_error"] for d in per_freq) < 1e-6
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc",
+    [
+        ({"basis": "fourier"}, ValueError),
+        ({"frequencies": [2]}, ValueError),
+        ({"basis": "frequency", "frequencies": [9]}, ValueError),
+        ({"basis": "frequency", "frequencies": [2.5]}, TypeError),
+    ],
+    ids=["unknown-basis", "frequencies-with-singular", "k-above-M/2", "k-not-int"],
+)
+def test_hidden_state_fit_invalid(kwargs, exc):
+    task, h, W_fc = planted_readout([4.0, 2.0])
+    with pytest.raises(exc):
+        compare.hidden_state_fit(h, W_fc, task, **kwargs)
+
+
 @pytest.mark.parametrize(
     "fn, args, exc",
     [
