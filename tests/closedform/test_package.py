@@ -22,7 +22,10 @@ def test_import_does_not_load_torch(package):
 def test_construct_cli_does_not_load_torch():
     code = (
         "import sys; from modfourier.cli import main; "
-        "main(['construct', '--p', '11', '--json']); print('torch' in sys.modules)"
+        "main(['construct', '--p', '11', '--json']); "
+        "main(['construct', '--model', 'rnn', '--p', '11', '--d-hidden', '40', '--json']); "
+        "main(['construct', '--model', 'transformer', '--p', '11', '--json']); "
+        "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
@@ -59,6 +62,55 @@ def test_construct_cli_reports_bad_input(capsys):
 def test_construct_cli_text(capsys):
     assert main(["construct", "--p", "13", "--width", "52"]) == 0
     assert "accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "model, options, shapes",
+    [
+        ("rnn", ["--d-hidden", "96", "--d-embed", "32", "--alpha", "0.2"], {"d_hidden": 96}),
+        ("transformer", ["--d-model", "32", "--heads", "4", "--d-mlp", "128"], {"d_model": 32}),
+    ],
+)
+def test_construct_cli_other_models_json_and_model_dir(tmp_path, capsys, model, options, shapes):
+    argv = ["construct", "--model", model, "--task", "sub", "--p", "23", "--frequencies", "2", "5"]
+    rc = main([*argv, *options, "--json", "--out", str(tmp_path / "m")])
+    assert rc == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == model and result["frequencies"] == [2, 5]
+    assert result["accuracy"] == 1.0 and result["margin"] > 0
+    assert all(result[k] == v for k, v in shapes.items())
+    saved = load_model_dir(tmp_path / "m")
+    assert saved.model == model and saved.source == "analytic"
+
+
+def test_construct_cli_other_models_text(capsys):
+    assert main(["construct", "--model", "transformer", "--p", "13", "--d-model", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "one-layer transformer" in out and "smallest margin" in out and "100.0000%" in out
+
+
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["--model", "rnn", "--width", "8"], "--width"),
+        (["--model", "rnn", "--phases", "exact", "--d-model", "8"], "--phases, --d-model"),
+        (["--model", "transformer", "--d-hidden", "8", "--alpha", "0.1"], "--d-hidden, --alpha"),
+        (["--d-mlp", "64"], "--d-mlp"),
+        (["--model", "mlp", "--seed", "1", "--heads", "2"], "--heads"),
+    ],
+    ids=["rnn-width", "rnn-phases-d-model", "transformer-rnn-options", "mlp-d-mlp", "mlp-heads"],
+)
+def test_construct_cli_refuses_options_of_another_model(capsys, argv, named):
+    assert main(["construct", "--p", "7", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("modfourier construct: error: ") and named in err
+    assert "does not apply" in err or "do not apply" in err
+
+
+def test_construct_cli_reports_a_set_that_does_not_fit(capsys):
+    argv = ["construct", "--model", "rnn", "--p", "31", "--d-hidden", "32"]
+    assert main([*argv, "--frequencies", "1", "2", "3"]) == 2
+    assert "at most 1 fit" in capsys.readouterr().err
 
 
 def test_model_dir_round_trip_and_complex(tmp_path):
