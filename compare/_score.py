@@ -192,6 +192,17 @@ def _health(net: Network, logits: np.ndarray) -> dict:
 def health_warning(card: dict) -> str | None:
     """One line for ``modfourier compare`` when a scorecard's network is not healthy.
 
+    Parameters
+    ----------
+    card : dict
+        A :func:`score` scorecard.
+
+    Returns
+    -------
+    str or None
+        ``"warning: the network is collapsed (why); its measures are not reported"`` (or
+        non-finite), None for a healthy network.
+
     Examples
     --------
     >>> health_warning({"health": {"status": "ok", "detail": ""}}) is None
@@ -209,7 +220,7 @@ def health_warning(card: dict) -> str | None:
     )
 
 
-def _mlp_measures(net: Network, low_rank: bool) -> dict:
+def _mlp_measures(net: Network) -> dict:
     task = net.task
     W1, W2 = check_mlp(net.weights["W1"], net.weights["W2"], task.p)
     activation, output_scale = net.activation, net.output_scale
@@ -359,7 +370,7 @@ def _card(net: Network, low_rank: bool, analytic=None) -> tuple[dict, np.ndarray
         card["margin"] = None
         return card, correct, logits
     if net.kind == "mlp":
-        card.update(_mlp_measures(net, low_rank))
+        card.update(_mlp_measures(net))
     else:
         card.update(_sequence_measures(net, hidden))
     if analytic is not None:
