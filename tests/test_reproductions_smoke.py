@@ -13,6 +13,8 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
+import shlex
 import struct
 import subprocess
 import sys
@@ -382,23 +384,50 @@ def load_script(monkeypatch):
             del sys.modules[name]
 
 
-# bench_train imports torch at the top; its options are parsed by its smoke run above
-HELP_SCRIPTS = [
+ALL_SCRIPTS = [
     REPRO / "gromov.py",
     REPRO / "rangamani.py",
     REPRO / "transformer.py",
     SCRIPTS / "width_table.py",
     SCRIPTS / "fig4b_combined.py",
     BENCH / "bench_closedform.py",
+    BENCH / "bench_train.py",
 ]
 
 
 def test_every_script_is_covered():
     found = {*REPRO.glob("[!_]*.py"), *SCRIPTS.glob("*.py"), *BENCH.glob("bench_*.py")}
-    assert found == {*HELP_SCRIPTS, BENCH / "bench_train.py"}
+    assert found == set(ALL_SCRIPTS)
 
 
-@pytest.mark.parametrize("path", HELP_SCRIPTS, ids=lambda p: p.name)
+def _doc_commands() -> list[tuple[str, list[str]]]:
+    """(script path, arguments) of every command line the docs cite for these scripts."""
+    found = []
+    for md in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = md.read_text().replace("\\\n", " ")  # a command continued on the next line
+        pattern = r"python (docs/(?:reproductions|scripts|benchmarks)/\w+\.py)([^`#|\n]*)"
+        for script, rest in re.findall(pattern, text):
+            found.append((script, shlex.split(rest)))
+    return sorted({(s, tuple(a)) for s, a in found})
+
+
+DOC_COMMANDS = _doc_commands()
+
+
+def test_docs_cite_commands():
+    assert {s for s, _ in DOC_COMMANDS} >= {
+        f"docs/reproductions/{n}.py" for n in ("gromov", "rangamani", "transformer")
+    }
+
+
+@pytest.mark.parametrize(
+    "script, argv", DOC_COMMANDS, ids=[" ".join([s.split("/")[-1], *a]) for s, a in DOC_COMMANDS]
+)
+def test_docs_command_lines_parse(load_script, script, argv):
+    load_script(ROOT / script).parser().parse_args(list(argv))
+
+
+@pytest.mark.parametrize("path", ALL_SCRIPTS, ids=lambda p: p.name)
 def test_help(load_script, capsys, path):
     with pytest.raises(SystemExit) as exc:
         load_script(path).main(["--help"])
@@ -407,7 +436,7 @@ def test_help(load_script, capsys, path):
 
 
 @pytest.mark.parametrize(
-    "path", [*HELP_SCRIPTS[:3], SCRIPTS / "width_table.py"], ids=lambda p: p.name
+    "path", [*ALL_SCRIPTS[:3], SCRIPTS / "width_table.py"], ids=lambda p: p.name
 )
 def test_smoke_without_out_is_refused(load_script, capsys, path):
     with pytest.raises(SystemExit) as exc:

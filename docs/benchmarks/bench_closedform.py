@@ -46,7 +46,7 @@ def matmul_rate(rows: int, N: int, p: int, repeat: int) -> float:
     return 2 * rows * N * p / best / 1e9
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--p", type=int, default=1009)
     ap.add_argument("--width", type=int, default=1024)
@@ -55,6 +55,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", default=None, help="folder for bench_closedform.json")
     ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     args = ap.parse_args(argv)
     if args.smoke:
         vars(args).update(SMOKE)

@@ -237,7 +237,7 @@ def bench_transformer(args, dev) -> dict:
     return result
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
@@ -261,6 +261,11 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--out", default=None, help="folder for bench_train.json")
     ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     args = ap.parse_args(argv)
     if args.smoke:
         args.transformer_epochs, args.repeats = SMOKE["transformer_epochs"], SMOKE["repeats"]

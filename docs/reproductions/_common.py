@@ -50,11 +50,15 @@ SMOKE_HELP = (
 # command line
 
 
-def reproduction_parser(doc: str, parts: Sequence[str], full_help: str) -> argparse.ArgumentParser:
-    """The part-based scripts' options: ``--only PART ...``, ``--full`` and ``--smoke``."""
+def reproduction_parser(
+    doc: str, parts: Sequence[str], full_help: str, out_default: Path
+) -> argparse.ArgumentParser:
+    """The part-based scripts' options: ``--only PART ...``, the size (``--full``/``--smoke``)
+    and the output options (:func:`add_output_options`)."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--only", nargs="+", choices=parts, default=list(parts))
     add_size_options(ap, full_help)
+    add_output_options(ap, out_default)
     return ap
 
 
@@ -151,8 +155,8 @@ def run_main(
     full_name: str,
     script: str | Path,
 ) -> int:
-    """Add the output options, parse ``argv`` and run the chosen parts (:func:`run_parts`)."""
-    add_output_options(ap, out_default)
+    """Parse ``argv`` with ``ap`` (from :func:`reproduction_parser`) and run the chosen parts
+    (:func:`run_parts`) into ``--out``."""
     args = ap.parse_args(argv)
     out = output_folder(ap, args, out_default, full_name)
     return run_parts(parts, args, out, provenance(script, argv))

@@ -470,11 +470,15 @@ def appd(ctx: Context) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-def main(argv=None) -> int:
-    ap = reproduction_parser(__doc__, PARTS, "the paper's sizes (for a GPU)")
+def parser():
+    ap = reproduction_parser(__doc__, PARTS, "the paper's sizes (for a GPU)", OUT)
     ap.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (smoke: 0)")
+    return ap
+
+
+def main(argv=None) -> int:
     parts = {name: globals()[name] for name in PARTS}
-    return run_main(ap, argv, parts, OUT, "gromov_full", __file__)
+    return run_main(parser(), argv, parts, OUT, "gromov_full", __file__)
 
 
 if __name__ == "__main__":

@@ -141,6 +141,19 @@ def _config(args, **changes):
     )
 
 
+def _target_epoch(run) -> int:
+    """The epoch where training stopped for its target: ``patience`` regular evaluations
+    (every ``eval_every`` epochs) in a row at ``target_acc`` (trained's rule). A run resumed
+    after that point is past it; this finds it again in the history."""
+    cfg, hits = run.config, 0
+    for rec in run.history:
+        if rec["epoch"] % cfg.eval_every == 0:
+            hits = hits + 1 if rec["test_acc"] >= cfg.target_acc else 0
+            if hits >= cfg.patience:
+                return rec["epoch"]
+    return run.epochs
+
+
 def alpha_row(args, alpha: float, runs: Runs) -> dict:
     """Sec. III-E: train the preset at ``alpha`` to the target, then on (``--extra-epochs``)."""
     t0 = time.perf_counter()
@@ -153,7 +166,7 @@ def alpha_row(args, alpha: float, runs: Runs) -> dict:
         # networks at test loss ~ 0), at most --extra-epochs more. Counted from the epoch the
         # target was reached, so that a call resuming this run stops where the first would have.
         chunk = SMOKE_EXTRA["chunk"] if size_of(args) == "smoke" else 500
-        reached = grok_alpha if grok_alpha is not None else run.epochs
+        reached = _target_epoch(run)
         cap = reached + args.extra_epochs
         at_least = reached + args.min_extra_epochs
 
@@ -226,9 +239,7 @@ def merge_alpha_rows(out: Path, rows: list[dict]) -> Path:
     return path
 
 
-def main(argv=None) -> int:
-    from closedform import rundir
-
+def parser():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", default=None, help="measure this run directory (no training)")
     ap.add_argument("--preset", default="rangamani", help="rangamani (paper) or rangamani-cpu")
@@ -261,6 +272,13 @@ def main(argv=None) -> int:
     )
     add_size_options(ap)
     add_output_options(ap, OUT)
+    return ap
+
+
+def main(argv=None) -> int:
+    from closedform import rundir
+
+    ap = parser()
     args = ap.parse_args(argv)
     if args.extra_epochs is None:
         args.extra_epochs = SMOKE_EXTRA["extra_epochs"] if args.smoke else 8000

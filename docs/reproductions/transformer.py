@@ -207,8 +207,8 @@ def miiii(ctx: Context) -> dict:
     return result
 
 
-def main(argv=None) -> int:
-    ap = reproduction_parser(__doc__, PARTS, "the papers' presets (for a GPU)")
+def parser():
+    ap = reproduction_parser(__doc__, PARTS, "the papers' presets (for a GPU)", OUT)
     ap.add_argument("--epochs", type=int, default=None, help="override the epoch budget")
     ap.add_argument(
         "--nanda-preset",
@@ -216,8 +216,12 @@ def main(argv=None) -> int:
         choices=["nanda", "nanda-cpu"],
         help="nanda: Nanda's setting (default); nanda-cpu: plus the Grokfast EMA filter",
     )
+    return ap
+
+
+def main(argv=None) -> int:
     parts = {name: globals()[name] for name in PARTS}
-    return run_main(ap, argv, parts, OUT, "transformer_full", __file__)
+    return run_main(parser(), argv, parts, OUT, "transformer_full", __file__)
 
 
 if __name__ == "__main__":

@@ -40,11 +40,16 @@ def sweep_curves(sweep_dir: Path) -> list[Curve]:
     return curves
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", help="PNG to write")
     ap.add_argument("analytic_json", help="written by docs/scripts/width_table.py --out")
     ap.add_argument("sweep_dirs", nargs="+", help="folders of `modfourier sweep` over width")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     args = ap.parse_args(argv)
     analytic = read_json(args.analytic_json)
     reference = Curve(

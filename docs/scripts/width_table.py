@@ -43,7 +43,7 @@ def width_rows(task, widths, seeds: int) -> list[dict]:
     return rows
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--p", type=int, default=None, help="modulus (default 97; smoke: 7)")
     ap.add_argument("--task", default="add")
@@ -51,6 +51,11 @@ def main(argv=None) -> int:
     ap.add_argument("--widths", type=int, nargs="+", default=None)
     ap.add_argument("--out", default=None, help="JSON file to write")
     ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     args = ap.parse_args(argv)
     if args.smoke and not args.out:
         ap.error("--smoke needs --out FILE")
