@@ -1,12 +1,15 @@
 """Sweeps over training runs: grid, random and Optuna (TPE) searches on Optuna's RDB storage.
 
-A sweep is an Optuna study. Grid and random sweeps enqueue every point up front and workers pop
-them atomically (WAITING -> RUNNING in one storage transaction), so each point runs exactly once
-however many workers join; Optuna sweeps ask TPE for new points until ``n_trials`` have finished.
-Workers heartbeat their trials; a trial whose worker died is marked failed and enqueued again,
-and its run directories (named by point and seed) resume from their last checkpoints.
-Storage: an SQLite file in the sweep folder by default, or any URL Optuna accepts
-(``postgresql://...``) for many machines.
+A sweep is an Optuna study. Grid and random sweeps enqueue every point when the study is
+created; Optuna sweeps ask TPE for new points until ``n_trials`` have finished. Any number of
+workers may join at any moment and every point runs exactly once: creating the study,
+enqueueing, claiming (WAITING -> RUNNING), failing stale trials and writing the results happen
+under one lock per database (a file lock beside an SQLite file, a PostgreSQL advisory lock).
+Workers heartbeat their trials; a dead worker's trial is failed and enqueued again, a worker
+stopping on an error or Ctrl-C fails and re-enqueues its own, and a retried point's run
+directories resume from their last checkpoints. The study and the sweep folder (``spec.json``)
+keep the canonical spec; a different one is refused, naming what changed. Storage: an SQLite
+file in the sweep folder by default, or PostgreSQL for many machines.
 """
 
 from __future__ import annotations
@@ -510,6 +513,12 @@ _WORKER_KEYS = frozenset({"batch"})
 _BACKENDS = ("sqlite", "postgresql")
 # pg_advisory_xact_lock key shared by every modfourier sweep worker ("modfou" in ASCII)
 _PG_LOCK_KEY = 0x6D6F64666F75
+# server-side keepalives of the lock's connection: 10 s idle, then 3 probes 5 s apart
+_PG_KEEPALIVES = (
+    ("tcp_keepalives_idle", 10),
+    ("tcp_keepalives_interval", 5),
+    ("tcp_keepalives_count", 3),
+)
 
 
 def _shown(url: str) -> str:
@@ -560,6 +569,13 @@ def _check_storage_url(storage) -> str:
             "`--storage`: an in-memory SQLite database cannot be shared by workers; give a "
             "file, sqlite:///PATH"
         )
+    if url.drivername == "postgresql":
+        # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; the `postgres` extra
+        # installs psycopg2, so use it where it is the driver at hand
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
+            return url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
     return storage
 
 
@@ -602,12 +618,16 @@ class _DatabaseLock:
             return
         import sqlalchemy
 
-        if self._engine is None:
-            self._engine = sqlalchemy.create_engine(
-                self.url, poolclass=sqlalchemy.pool.NullPool, **_engine_kwargs(self.url)
-            )
         try:
+            if self._engine is None:
+                self._engine = sqlalchemy.create_engine(
+                    self.url, poolclass=sqlalchemy.pool.NullPool, **_engine_kwargs(self.url)
+                )
             conn = self._engine.connect()
+            # a worker machine that vanishes while it holds the lock (milliseconds at a time)
+            # is dropped by the server within about 25 s, not at the OS default of hours
+            for setting, value in _PG_KEEPALIVES:
+                conn.execute(sqlalchemy.text(f"SET {setting} = {value}"))
             conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
         except ImportError as exc:
             raise _driver_error(self.url, exc) from None
@@ -652,7 +672,8 @@ def _engine_kwargs(url: str) -> dict:
 def _driver_error(url: str, exc: BaseException) -> SweepError:
     return SweepError(
         f"the database driver for {_shown(url)} is not installed ({_first_line(exc)}); "
-        "for PostgreSQL: pip install -e '.[postgres]'"
+        "pip install -e '.[postgres]' installs psycopg2, for postgresql:// and "
+        "postgresql+psycopg2:// URLs"
     )
 
 

@@ -3,6 +3,7 @@ faults (a database that cannot be reached or opened), never a traceback."""
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 
 import pytest
@@ -52,6 +53,8 @@ def setup(tmp_path, case: str) -> list[str]:
         "unknown-driver": "postgresql+nodriver://user@localhost/db",
         "sqlite-in-memory": "sqlite://",
         "postgres-unreachable": f"postgresql+psycopg2://postgres@127.0.0.1:{closed_port()}/db",
+        "postgres-bare-url-unreachable": f"postgresql://postgres@127.0.0.1:{closed_port()}/db",
+        "driver-missing": f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/db",
         "sqlite-under-a-file": f"sqlite:///{tmp_path / 'err.toml' / 'study.db'}",
         "sqlite-not-a-database": f"sqlite:///{tmp_path / 'junk.db'}",
     }.get(case)
@@ -92,6 +95,8 @@ CASES = [  # id, exit code, words in the message
     ("join-missing-sqlite", 2, "no SQLite database"),
     ("max-trials-negative", 2, "--max-trials"),
     ("postgres-unreachable", 1, "cannot reach the database"),
+    ("postgres-bare-url-unreachable", 1, "cannot reach the database"),
+    ("driver-missing", 1, "is not installed"),
     ("sqlite-under-a-file", 1, "cannot create the lock file"),
     ("sqlite-not-a-database", 1, "cannot open the database"),
     ("folder-spec-json-corrupt", 1, "spec.json"),
@@ -100,8 +105,10 @@ CASES = [  # id, exit code, words in the message
 
 @pytest.mark.parametrize("case, code, words", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_without_traceback(tmp_path, capsys, case, code, words):
-    if case == "postgres-unreachable":
+    if case.startswith("postgres-"):
         pytest.importorskip("psycopg2", reason="psycopg2 is not installed")
+    if case == "driver-missing" and importlib.util.find_spec("psycopg") is not None:
+        pytest.skip("psycopg is installed: no missing driver to report")
     argv = setup(tmp_path, case)
     assert main(argv) == code
     captured = capsys.readouterr()

@@ -127,15 +127,28 @@ class WorkerPool:
             )
             for w in range(WORKERS)
         ]
-        self._wait(lambda: all((base / f"ready-{w}").exists() for w in range(WORKERS)), 300)
+        try:
+            self._wait(lambda: all((base / f"ready-{w}").exists() for w in range(WORKERS)), 300)
+        except BaseException:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.communicate()
 
     def _wait(self, ready, timeout: float) -> None:
         deadline = time.time() + timeout
         while not ready():
             dead = [p for p in self.procs if p.poll() is not None]
             if dead:
-                pytest.fail(f"a worker process died: {dead[0].communicate()[1][-3000:]}")
+                err = dead[0].communicate()[1][-3000:]
+                self.kill()
+                pytest.fail(f"a worker process died: {err}")
             if time.time() > deadline:
+                self.kill()
                 pytest.fail("the workers did not finish in time")
             time.sleep(0.01)
 
@@ -155,8 +168,8 @@ class WorkerPool:
             try:
                 p.communicate(timeout=60)
             except subprocess.TimeoutExpired:
-                p.kill()
-                p.communicate()
+                pass
+        self.kill()
 
 
 @pytest.fixture(scope="module")
