@@ -22,19 +22,49 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-low-rank", action="store_true", help="skip the minimal-rank search")
 
     r = subparsers.add_parser(
-        "report", help="write a Markdown + HTML report with figures for a model directory"
+        "report",
+        help="write an HTML + Markdown report with figures of one run, a checkpoint, or runs "
+        "side by side",
+        description="Write report.html (self-contained), report.md, the scorecard as JSON and "
+        "the figures. One RUN_DIR: its header, verdict, scorecard against the theory and the "
+        "papers' figures; several: one comparison page (seeds or presets side by side).",
     )
-    r.add_argument("run_dir", metavar="RUN_DIR")
-    r.add_argument("--out", default=None, help="report directory (default RUN_DIR/report)")
-    r.add_argument("--reference", default=None, help="analytic model directory for theory")
+    r.add_argument("run_dir", metavar="RUN_DIR", nargs="+", help="model or run directories")
+    r.add_argument(
+        "--out",
+        default=None,
+        help="report directory (default RUN_DIR/report; required for several runs); a previous "
+        "report there is replaced",
+    )
+    r.add_argument(
+        "--reference",
+        default=None,
+        help="model directory for the theory column (same task and p; an analytic one is the "
+        "theory, a trained one is labelled 'reference (trained)')",
+    )
+    r.add_argument(
+        "--epoch",
+        type=int,
+        default=None,
+        help="report this checkpoint instead of the final weights (one run)",
+    )
     r.add_argument("--no-low-rank", action="store_true", help="skip the minimal-rank search")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one verb; returns the exit status (2 with a one-line message on bad input)."""
+    """Run one verb; returns the exit status: 2 with a one-line message for bad input (a bad
+    value, a missing directory or checkpoint, an output directory in use), 1 for a fault
+    (a corrupt run directory, I/O)."""
+    from closedform.rundir import RunDirError
+
     try:
         return _run(args)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except (RunDirError, OSError) as exc:
+        # a directory that holds what a writer did not create is the caller's mistake
+        usage = isinstance(exc, FileNotFoundError) or type(exc).__name__ == "DirectoryInUseError"
+        print(f"modfourier {args.verb}: error: {exc}", file=sys.stderr)
+        return 2 if usage else 1
+    except (ValueError, TypeError) as exc:
         print(f"modfourier {args.verb}: error: {exc}", file=sys.stderr)
         return 2
 
@@ -45,8 +75,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.verb == "report":
         from ._report import write_report
 
+        runs = args.run_dir[0] if len(args.run_dir) == 1 else args.run_dir
         out = write_report(
-            args.run_dir, args.out, reference_dir=args.reference, low_rank=not args.no_low_rank
+            runs,
+            args.out,
+            reference_dir=args.reference,
+            low_rank=not args.no_low_rank,
+            epoch=args.epoch,
         )
         print(f"report: {out / 'report.html'}")
         print(f"        {out / 'report.md'}")

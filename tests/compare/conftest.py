@@ -31,13 +31,26 @@ def build_mlp(task, ks, phases, amps=None, noise=0.0, seed=0):
     return W1, W2
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_mlp():
     return build_mlp
 
 
-def write_fake_run(path, p=13, noise=0.2, seed=0):
-    """A run directory as trained writes it: a noisy analytic MLP, metrics.jsonl, checkpoints."""
+# test accuracy per logged epoch of a fake run's metrics: a run that groks at epoch 8, one that
+# memorized the training set (train 1.0, test 0.025) and one that never fitted it
+HISTORIES = {
+    "grok": {"train": (1.0, 1.0, 1.0, 1.0, 1.0), "test": (0.0, 0.125, 0.25, 0.5, 1.0)},
+    "memorized": {"train": (0.2, 0.6, 1.0, 1.0, 1.0), "test": (0.02, 0.03, 0.025, 0.02, 0.025)},
+    "not_fit": {"train": (0.05, 0.1, 0.2, 0.3, 0.4), "test": (0.0, 0.05, 0.0, 0.02, 0.03)},
+}
+
+
+def write_fake_run(path, p=13, noise=0.2, seed=0, history="grok"):
+    """A run directory as trained writes it: a noisy analytic MLP, metrics.jsonl, checkpoints.
+
+    ``history`` picks the accuracies of metrics.jsonl (:data:`HISTORIES`); the weights are the
+    same noisy Fourier network in every case.
+    """
     import json
 
     import closedform
@@ -58,11 +71,28 @@ def write_fake_run(path, p=13, noise=0.2, seed=0):
         "parametrization": "mean_field",
         "output_scale": 2.0 / W1.shape[0],
         "source": "trained",
+        "epochs": 8,
+        "stopped": "target_acc" if history == "grok" else "max_epochs",
+        "status": "done",
+        "hyper": {
+            "model": "mlp",
+            "task": "add",
+            "p": p,
+            "preset": "mlp-cpu",
+            "seed": seed,
+            "alpha": 0.5,
+            "width": int(W1.shape[0]),
+            "loss": "mse",
+            "lr": 0.1,
+            "max_epochs": 8,
+            "target_acc": 0.99,
+        },
     }
     closedform.save_model_dir(path, config, {"W1": W1, "W2": W2})
     (path / "checkpoints").mkdir()
     records = []
-    for epoch, scale in ((0, 3.0), (1, 2.0), (2, 1.0), (4, 0.5), (8, 0.0)):
+    accs = HISTORIES[history]
+    for i, (epoch, scale) in enumerate(((0, 3.0), (1, 2.0), (2, 1.0), (4, 0.5), (8, 0.0))):
         w = {
             "W1": W1 + scale * rng.standard_normal(W1.shape),
             "W2": W2 + scale * rng.standard_normal(W2.shape),
@@ -73,8 +103,8 @@ def write_fake_run(path, p=13, noise=0.2, seed=0):
                 "epoch": epoch,
                 "train_loss": 1.0 / (epoch + 1),
                 "test_loss": 1.5 / (epoch + 1),
-                "train_acc": 1.0,
-                "test_acc": min(1.0, epoch / 8),
+                "train_acc": accs["train"][i],
+                "test_acc": accs["test"][i],
                 "grad_norm": 0.1,
                 "norm_W1": float(np.linalg.norm(w["W1"])),
                 "norm_W2": float(np.linalg.norm(w["W2"])),
@@ -82,6 +112,12 @@ def write_fake_run(path, p=13, noise=0.2, seed=0):
         )
     (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return path
+
+
+@pytest.fixture(scope="session")
+def make_run():
+    """:func:`write_fake_run`, for fixtures of any scope."""
+    return write_fake_run
 
 
 @pytest.fixture
