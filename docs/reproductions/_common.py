@@ -24,6 +24,7 @@ import argparse
 import datetime
 import io
 import json
+import shlex
 import shutil
 import sys
 import time
@@ -37,7 +38,6 @@ import numpy as np
 from closedform import rundir
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
-SIZES = ("smoke", "cpu", "full")
 # keys every part's JSON gets from run_parts; a part must not return them itself
 META_KEYS = ("part", "size", "wall_seconds", "command", "library_version", "date")
 SMOKE_HELP = (
@@ -110,7 +110,7 @@ def command_line(script: str | Path, argv: Sequence[str]) -> str:
         path = path.relative_to(ROOT)
     except ValueError:  # pragma: no cover - a copy of the script outside the repository
         pass
-    return " ".join(["python", str(path), *argv])
+    return shlex.join(["python", str(path), *argv])
 
 
 def provenance(script: str | Path, argv: Sequence[str] | None) -> dict:
