@@ -67,6 +67,20 @@ def test_p_aware_values_fill_unset_fields_and_are_recorded(p):
     assert cfg.to_dict()["p_defaults"] == ["alpha"]  # lands in config.json's "hyper"
 
 
+def test_rnn_at_small_p_takes_more_data_and_more_epochs():
+    cfg = TrainConfig(model="rnn", task="add", p=31).resolve()
+    assert (cfg.alpha, cfg.max_epochs, cfg.p_defaults) == (0.8, 5000, ("alpha", "max_epochs"))
+    mine = TrainConfig(model="rnn", task="add", p=31, max_epochs=100).resolve()
+    assert (mine.alpha, mine.max_epochs, mine.p_defaults) == (0.8, 100, ("alpha",))
+
+
+@pytest.mark.parametrize(("p", "alpha"), [(23, 0.9), (31, 0.8), (59, 0.5), (97, 0.4), (113, 0.3)])
+def test_transformer_alpha_falls_to_nandas_at_p_113(p, alpha):
+    cfg = TrainConfig(model="transformer", task="add", p=p).resolve()
+    assert cfg.alpha == alpha
+    assert (cfg.p_defaults is None) == (alpha == PRESETS["nanda-cpu"][0]["alpha"])
+
+
 def test_a_set_field_is_never_overridden_by_a_p_aware_value():
     cfg = TrainConfig(model="mlp", task="add", p=23, alpha=0.55).resolve()
     assert cfg.alpha == 0.55 and cfg.p_defaults is None
@@ -138,6 +152,14 @@ def test_default_mlp_groks_add_at_a_small_prime(p):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("model", ["rnn", "transformer"])
+def test_default_rnn_and_transformer_grok_add_mod_23(model):
+    """About 1 min (RNN) and 2 min (transformer) on one thread."""
+    run = train(TrainConfig(model=model, task="add", p=23, device="cpu"))
+    assert run.stopped == "target"
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("p", [q for q in range(23, 114) if is_prime(q)])
 def test_default_mlp_groks_add_at_every_prime(p):
     run = train(TrainConfig(model="mlp", task="add", p=p, device="cpu"))
@@ -165,6 +187,15 @@ def test_a_warning_states_a_failure_it_measured():
     cfg = TrainConfig(model="mlp", task="add", p=31, alpha=0.5, max_epochs=1000, device="cpu")
     assert generalization_warnings(cfg)
     assert assess(train(cfg).history).kind in ("dead", "not_fit", "memorized")
+
+
+@pytest.mark.parametrize(
+    ("model", "p", "alpha", "works"),
+    [("rnn", 31, 0.5, 0.8), ("rnn", 23, 0.8, 0.9), ("transformer", 31, 0.3, 0.8)],
+)
+def test_rnn_and_transformer_warn_where_they_were_measured_to_fail(model, p, alpha, works):
+    (text,) = generalization_warnings(TrainConfig(model=model, task="add", p=p, alpha=alpha))
+    assert f"alpha {alpha:g} at p={p}" in text and text.endswith(f"--alpha {works:g} does")
 
 
 def test_an_unmeasured_modulus_warns():
@@ -204,6 +235,18 @@ def test_cli_prints_the_defaults_line_before_training(tmp_path, capsys):
     )
     summary = json.loads(out)  # stdout holds the JSON summary alone
     assert summary["p_defaults"] == ["alpha"] and summary["warnings"] == []
+
+
+def test_cli_marks_every_p_aware_value(tmp_path, capsys):
+    from modfourier.cli import main
+
+    argv = ["train", "--model", "rnn", "--p", "23", "--device", "cpu", "--json"]
+    assert main([*argv, "--set", "d_hidden=8", "--set", "d_embed=8", "--epochs", "1",
+                 "--out", str(tmp_path / "r")]) == 0  # fmt: skip
+    err = capsys.readouterr().err.splitlines()
+    assert (
+        err[0] == "defaults for p=23 (rangamani-cpu): alpha 0.9 (p-aware), lr 0.01, weight decay 1"
+    )
 
 
 def test_cli_warns_for_a_configuration_known_to_fail(tmp_path, capsys):

@@ -23,6 +23,36 @@ def test_presets_cite_their_source():
     assert all(len(source) > 20 for _, source in PRESETS.values())
 
 
+# The papers' presets, pinned: the CPU defaults may change with measurements, these may not.
+PAPER_VALUES = {
+    "gromov": dict(p=97, alpha=0.5, width=512, loss="mse", lr=1e-2, betas=(0.9, 0.98),
+                   weight_decay=0.01, max_epochs=20000),
+    "gromov-code": dict(p=97, alpha=0.5, width=512, parametrization="gromov_code", loss="mse",
+                        lr=1e-2, betas=(0.9, 0.98), weight_decay=5.0, max_epochs=2000),
+    "gromov-gd": dict(p=97, alpha=0.49, optimizer="gd", lr=2000.0, weight_decay=0.0,
+                      max_epochs=100000),
+    "gromov-cpu": dict(p=97, alpha=0.5, width=512, loss="mse", lr=0.1, weight_decay=0.5),
+    "rangamani": dict(p=113, alpha=0.3, d_hidden=256, d_embed=256, hidden_norm="none",
+                      optimizer="adam", lr=1e-2, weight_decay=5e-5, max_epochs=20000),
+    "nanda": dict(p=113, alpha=0.3, d_model=128, heads=4, d_mlp=512, lr=1e-3, weight_decay=1.0,
+                  betas=(0.9, 0.98), warmup=10, max_epochs=50000, grokfast=None),
+    "miiii": dict(p=113, alpha=0.3, d_model=256, dropout=0.1, lr=3e-4, weight_decay=1 / 3,
+                  grokfast="ema", grokfast_lamb=0.5, max_epochs=50000),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_VALUES))
+@pytest.mark.parametrize("p", [None, 23, 31])
+def test_papers_presets_are_unchanged_at_every_p(name, p):
+    """A paper's preset takes no p-aware default: only the caller's p changes."""
+    model = PRESETS[name][0]["model"]
+    task = "miiii" if name == "miiii" else "add"
+    cfg = TrainConfig(model=model, task=task, preset=name, p=p).resolve()
+    want = {**PAPER_VALUES[name], **({} if p is None else {"p": p})}
+    assert {k: getattr(cfg, k) for k in want} == want
+    assert cfg.p_defaults is None
+
+
 def test_nanda_preset_is_nanda():
     cfg = TrainConfig(model="transformer", preset="nanda").resolve()
     assert (cfg.p, cfg.alpha, cfg.d_model, cfg.heads, cfg.d_mlp) == (113, 0.3, 128, 4, 512)
