@@ -1,12 +1,11 @@
 """Many workers started together on one sweep: every grid point runs exactly once.
 
 Four worker processes (each runs ``modfourier sweep`` through the CLI's ``main``) are started
-once and then released together (the test allows 100 ms between the first and the
-last start) on a fresh sweep five times: on one
-SQLite folder, and on a real PostgreSQL server (one folder per worker, as on separate machines).
-Every repetition must create the study once, enqueue the 12 points once, and run each point on
-exactly one worker, with no crash and no traceback. The processes import torch once, so the
-five repetitions cost seconds, not five imports.
+once and then released together (the test allows 100 ms between the first and the last start) on
+a fresh sweep five times: on one SQLite folder, and on a real PostgreSQL server (one folder per
+worker, as on separate machines). Every repetition must create the study once, enqueue the 12
+points once, and run each point on exactly one worker, with no crash and no traceback. The
+processes import torch once, so the five repetitions cost seconds, not five imports.
 """
 
 from __future__ import annotations
