@@ -7,7 +7,6 @@ Nothing heavy at import: numpy/compare are imported inside ``run``; torch only t
 from __future__ import annotations
 
 import argparse
-import sys
 
 VERBS = ("compare", "report")
 
@@ -52,21 +51,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one verb; returns the exit status: 2 with a one-line message for bad input (a bad
-    value, a missing directory or checkpoint, an output directory in use), 1 for a fault
-    (a corrupt run directory, I/O)."""
-    from closedform.rundir import RunDirError
-
-    try:
-        return _run(args)
-    except (RunDirError, OSError) as exc:
-        # a directory that holds what a writer did not create is the caller's mistake
-        usage = isinstance(exc, FileNotFoundError) or type(exc).__name__ == "DirectoryInUseError"
-        print(f"modfourier {args.verb}: error: {exc}", file=sys.stderr)
-        return 2 if usage else 1
-    except (ValueError, TypeError) as exc:
-        print(f"modfourier {args.verb}: error: {exc}", file=sys.stderr)
-        return 2
+    """Run one verb; returns the exit status. Errors propagate to the ``modfourier`` dispatcher,
+    which prints one line and maps them to an exit status (2 for a bad value, 1 for a fault
+    such as a missing or corrupt run directory)."""
+    return _run(args)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -95,9 +95,38 @@ def _figure(ncols: int = 1, nrows: int = 1, size=(5.2, 3.9), sharex: bool = Fals
     return fig, axes
 
 
+def _fit_text(fig, smallest: float = 7.0) -> None:
+    """Shrink titles and axis labels that are longer than their axes' room.
+
+    Titles and labels carry data (epochs, ranges) of any length; constrained layout makes room
+    around a label but never shortens one, so a long one would be cut at the canvas edge. The
+    room is the axes' share of the figure plus its margins (as laid out before the layout
+    engine runs), at most 92 % of the figure.
+    """
+    renderer = fig.canvas.get_renderer()
+    W, H = fig.bbox.width, fig.bbox.height
+    items = []
+    for ax in fig.axes:
+        pos = ax.get_position()
+        room_w = min(0.92 * W, 1.15 * pos.width * W)
+        room_h = min(0.92 * H, 1.15 * pos.height * H)
+        items += [(ax.title, "w", room_w), (ax.xaxis.label, "w", room_w)]
+        items += [(ax.yaxis.label, "h", room_h)]
+    if getattr(fig, "_suptitle", None) is not None:
+        items.append((fig._suptitle, "w", 0.95 * W))
+    for text, along, room in items:
+        if not text.get_text():
+            continue
+        box = text.get_window_extent(renderer)
+        length = box.width if along == "w" else box.height
+        if length > room > 0:
+            text.set_fontsize(max(smallest, text.get_fontsize() * room / length))
+
+
 def _save(fig, path) -> Path:
     path = _check_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _fit_text(fig)
     fig.savefig(path, dpi=DPI, format="png")
     return path
 
@@ -170,8 +199,10 @@ def _accuracy_title(metrics, threshold: float) -> str:
     train = _first_epoch(metrics, "train_acc", threshold)
     test = grok_epoch(metrics, threshold)
     best = np.nanmax([_test_accuracy(m) for m in metrics])
-    if test is not None and train is not None and test > train:
-        return f"Accuracy: train {pct} at epoch {train}, test at {test} (late: grokking)"
+    if test is not None and train is not None and test >= 2 * max(train, 1):
+        return f"Accuracy: train {pct} at epoch {train}, test at {test} (grokking)"
+    if test is not None and train is not None:
+        return f"Accuracy: train {pct} at epoch {train}, test at {test}"
     if test is not None:
         return f"Accuracy: test reaches {pct} at epoch {test}"
     if train is not None:
@@ -554,7 +585,7 @@ def _phase_histogram_figure(residual, label, reference):
         )  # fmt: skip
     ax.set_xlim(-half, half)
     if zoomed:
-        ax.set_xlabel(f"phi1 + phi2 - phi3 (rad); axis zoomed to +-{half:.3g} (all shown)")
+        ax.set_xlabel(f"phi1 + phi2 - phi3 (rad), zoomed to +-{half:.2g}")
         ax.set_title(f"Phase residual per neuron, {n_bins} bins over the data's spread")
     else:
         ax.set_xlabel("phase residual phi1 + phi2 - phi3 (rad, wrapped to (-pi, pi])")

@@ -465,7 +465,11 @@ class _Run:
         """Train and test accuracy: the card's when it has them, else metrics.jsonl's."""
         s = self.card.get("accuracy_split")
         if isinstance(s, dict) and (s.get("train") is not None or s.get("test") is not None):
-            return {"train": s.get("train"), "test": s.get("test"), "source": "scorecard"}
+            return {
+                "train": s.get("train"),
+                "test": s.get("test"),
+                "source": "recomputed from the weights",
+            }
         rec = self.record
         if rec is None or rec.get("train_acc") is None:
             return None
@@ -561,53 +565,123 @@ def _train_command(run: _Run) -> str:
     return shlex.join(args)
 
 
-def _analytic_command(run: _Run) -> str:
+def _construct_argv(run: _Run) -> list[str]:
+    """``modfourier construct`` with the choices recorded in the run's config and weights."""
     cfg = run.config
     task = cfg.get("task", {})
     name, params = task.get("name"), task.get("params") or {}
-    p = cfg.get("p")
-    out = f"{run.path.name}-rebuilt"
+    args = ["modfourier", "construct", "--model", run.model, "--task", str(name)]
+    args += ["--p", str(cfg.get("p"))]
+    if name == "affine":
+        args += [x for k in ("A", "B", "C") if k in params for x in (f"--{k}", str(params[k]))]
     if run.model == "mlp":
-        args = ["modfourier", "construct", "--task", str(name), "--p", str(p)]
-        if name == "affine":
-            for k in ("A", "B", "C"):
-                if k in params:
-                    args += [f"--{k}", str(params[k])]
-        scheme = cfg.get("scheme", "random")
-        args += ["--phases", str(scheme)]
         freqs = run.weights.get("frequencies")
-        if scheme == "exact" and freqs is not None:
-            ks = sorted({int(k) for k in np.asarray(freqs).ravel() if k > 0})
+        ks = [] if freqs is None else sorted({int(k) for k in np.asarray(freqs).ravel() if k > 0})
+        scheme = cfg.get("scheme", "random")
+        if ks and (scheme == "exact" or len(ks) < (run.task.M // 2 if run.task else 0)):
             args += ["--frequencies", *map(str, ks)]
-        else:
+        args += ["--phases", str(scheme)]
+        if scheme != "exact":
             args += ["--width", str(cfg.get("width")), "--seed", str(cfg.get("seed") or 0)]
         args += ["--activation", str(cfg.get("activation", "quadratic"))]
-        args += ["--branches", str(cfg.get("branches", "all")), "--out", out]
-        return shlex.join(args)
-    # the sequence models have no construct verb: their constructor, with every recorded choice
-    if run.model == "rnn":
-        fn = "analytic_rnn"
-        keys = ("d_hidden", "d_embed", "n_phases", "alpha", "bias", "gain", "hidden_norm")
-    else:
-        fn = "analytic_transformer"
-        keys = (
-            "d_model",
-            "heads",
-            "d_mlp",
-            "activation",
-            "neurons_per_frequency",
-            "attention",
-            "attention_scale",
-            "scale",
-        )
-    kwargs = [f"frequencies={list(cfg['frequencies'])!r}"] if cfg.get("frequencies") else []
-    kwargs += [f"{k}={cfg[k]!r}" for k in keys if cfg.get(k) is not None]
-    task_args = ", ".join([repr(name), str(p)] + [f"{k}={v!r}" for k, v in params.items()])
+        args += ["--branches", str(cfg.get("branches", "all"))]
+        return args
+    if cfg.get("frequencies"):
+        args += ["--frequencies", *map(str, cfg["frequencies"])]
+    flags = (("d_hidden", "--d-hidden"), ("d_embed", "--d-embed"), ("alpha", "--alpha"),
+             ("d_model", "--d-model"), ("heads", "--heads"), ("d_mlp", "--d-mlp"))  # fmt: skip
+    for key, flag in flags:
+        if cfg.get(key) is not None and (key in ("d_hidden", "d_embed", "alpha")) == (
+            run.model == "rnn"
+        ):
+            args += [flag, str(cfg[key])]
+    return args
+
+
+def _same_weights(run: _Run, net) -> bool:
+    weights = getattr(net, "weights", None) or {"W1": net.W1, "W2": net.W2}
+    mine = run.weights
+    return all(
+        k in mine and np.shape(mine[k]) == np.shape(v) and np.allclose(mine[k], v)
+        for k, v in weights.items()
+    )
+
+
+def _rebuilds(run: _Run, argv: list[str]) -> bool:
+    """Whether ``argv`` (a construct command) rebuilds the run's weights exactly."""
+    import argparse
+
+    import closedform
+    from closedform import _cli as construct_cli
+
+    parser = argparse.ArgumentParser()
+    construct_cli.add_parser(parser.add_subparsers(dest="verb"))
+    try:
+        args = parser.parse_args(argv[1:])
+        params = {k: getattr(args, k) for k in ("A", "B", "C") if getattr(args, k) is not None}
+        net = construct_cli._build(args, closedform.get_task(args.task, args.p, **params))
+        return _same_weights(run, net)
+    except (SystemExit, ValueError, TypeError, AttributeError, KeyError):
+        return False
+
+
+# the constructors' choices, primary first; derived ones (recorded rounded) are passed only when
+# the primary ones do not rebuild the weights
+_CONSTRUCTOR = {
+    "mlp": ("analytic_mlp", ("width", "activation", "branches", "seed"), ()),
+    "rnn": (
+        "analytic_rnn",
+        ("d_hidden", "d_embed", "alpha", "gain", "hidden_norm"),
+        ("n_phases", "bias"),
+    ),
+    "transformer": (
+        "analytic_transformer",
+        ("d_model", "heads", "d_mlp", "activation", "attention", "attention_scale", "scale"),
+        ("neurons_per_frequency",),
+    ),
+}
+
+
+def _analytic_command(run: _Run) -> str:
+    """``modfourier construct ...`` when it rebuilds the weights, else the constructor call with
+    the recorded choices (checked the same way)."""
+    import closedform
+
+    out = f"{run.path.name}-rebuilt"
+    argv = _construct_argv(run)
+    if _rebuilds(run, argv):
+        return shlex.join([*argv, "--out", out])
+    cfg = run.config
+    task = cfg.get("task", {})
+    fn, primary, derived = _CONSTRUCTOR.get(run.model, _CONSTRUCTOR["mlp"])
+    kwargs = {}
+    freqs = cfg.get("frequencies")
+    if freqs is None and run.weights.get("frequencies") is not None:
+        freqs = sorted({int(k) for k in np.asarray(run.weights["frequencies"]).ravel() if k > 0})
+    if freqs:
+        kwargs["frequencies"] = list(freqs)
+    if run.model == "mlp":
+        kwargs["phases"] = cfg.get("scheme", "random")
+    kwargs.update({k: cfg[k] for k in primary if cfg.get(k) is not None})
+    ok = False
+    for extra in ((), derived):
+        kw = {**kwargs, **{k: cfg[k] for k in extra if cfg.get(k) is not None}}
+        try:
+            ok = _same_weights(run, getattr(closedform, fn)(run.task, **kw))
+        except (ValueError, TypeError, AttributeError):
+            ok = False
+        if ok:
+            break
+    params = task.get("params") or {}
+    task_args = ", ".join(
+        [repr(task.get("name")), str(cfg.get("p"))] + [f"{k}={v!r}" for k, v in params.items()]
+    )
     code = (
         f"import closedform; closedform.{fn}(closedform.get_task({task_args}), "
-        f"{', '.join(kwargs)}).save({out!r})"
+        f"{', '.join(f'{k}={v!r}' for k, v in kw.items())}).save({out!r})"
     )
-    return shlex.join(["python", "-c", code])
+    note = "" if ok else "  # recorded choices; the weights may differ in the last digits"
+    return shlex.join(["python", "-c", code]) + note
 
 
 def _reproduce_command(run: _Run) -> str:
@@ -647,12 +721,12 @@ def _verdict(run: _Run) -> tuple[str, str, str]:
     health = run.card.get("health")
     if isinstance(health, dict) and health.get("status") not in (None, "ok"):
         status = str(health["status"]).replace("_", " ")
-        detail = health.get("detail") or ""
+        detail = str(health.get("detail") or "no detail given").rstrip(". ")
         return (
             str(health["status"]),
             "bad",
-            f"Broken network ({status}): {detail} The measures below describe a network "
-            "that computes nothing useful.",
+            f"Broken network ({status}): {detail}. Its measures are not computed; the figures "
+            "show its training only.",
         )
     split = run.split
     if not run.trained or split is None:
@@ -1589,33 +1663,10 @@ def _load_run(path, epoch, label) -> _Run:
     )
 
 
-def _finite(weights: dict) -> list[str]:
-    return [
-        k
-        for k, v in weights.items()
-        if np.issubdtype(np.asarray(v).dtype, np.number) and not np.all(np.isfinite(v))
-    ]
-
-
 def _score_run(run: _Run, low_rank: bool, with_theory: bool) -> None:
     """Score the run's weights (the checkpoint's through a temporary model directory)."""
     from ._score import jsonable, score
 
-    bad = _finite(run.weights)
-    if bad:
-        run.card = {
-            "health": {
-                "status": "non_finite",
-                "detail": f"weights {', '.join(bad)} hold NaN or inf.",
-            },
-            "meta": {
-                "task": run.config.get("task"),
-                "p": run.config.get("p"),
-                "model": run.model,
-                "source": run.config.get("source"),
-            },
-        }
-        return
     if run.epoch is None:
         run.card = score(run.path, low_rank=low_rank, reference=with_theory)
     else:
@@ -1709,10 +1760,11 @@ def write_report(
     Raises
     ------
     TypeError, ValueError
-        A non-path argument, a directory named twice, ``epoch`` with several runs, a reference
-        for another task or p, an ``out_dir`` that holds other files.
+        A non-path argument, a directory named twice, an ``epoch`` that is no checkpoint or
+        comes with several runs, a reference for another task or p, an ``out_dir`` that holds
+        other files.
     FileNotFoundError
-        A missing directory, weights or checkpoint.
+        A missing directory or weights.
 
     Notes
     -----
@@ -1734,9 +1786,15 @@ def write_report(
     if out_dir is None and len(paths) > 1:
         raise ValueError("`out_dir` is required for a report of several runs")
     out = Path(out_dir) if out_dir is not None else paths[0] / "report"
+    if epoch is not None:
+        rundir.read_config(paths[0])  # a missing or foreign directory says so first
+        available = rundir.list_checkpoints(paths[0])
+        if epoch not in available:
+            raise ValueError(
+                f"`epoch` {epoch} is not a checkpoint of {paths[0]}; its checkpoints are "
+                f"{available or 'none'}"
+            )
     runs = [_load_run(p, epoch, label) for p, label in zip(paths, _labels(paths), strict=True)]
-    if epoch is not None and epoch not in rundir.list_checkpoints(paths[0]):
-        raise FileNotFoundError(f"{paths[0]} has no checkpoint of epoch {epoch}")
     reference = None
     if reference_dir is not None:
         reference = _load_run(reference_dir, None, "reference")

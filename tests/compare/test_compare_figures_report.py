@@ -110,6 +110,13 @@ def _metrics(train, test):
     ]
 
 
+def _metrics_at(epochs, train, test):
+    return [
+        {"epoch": e, "train_acc": a, "test_acc": b, "train_loss": 1.0, "test_loss": 1.0}
+        for e, a, b in zip(epochs, train, test, strict=True)
+    ]
+
+
 GROKKED = _metrics((0.1, 1.0, 1.0, 1.0), (0.0, 0.1, 0.5, 1.0))
 MEMORIZED = _metrics((0.1, 1.0, 1.0, 1.0), (0.0, 0.02, 0.03, 0.025))
 
@@ -118,6 +125,7 @@ def _texts_outside(fig) -> list[str]:
     """Visible texts that stick out of the figure's canvas (clipped in the PNG)."""
     from matplotlib.text import Text
 
+    F._fit_text(fig)  # as F._save does before writing
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     box = fig.bbox
@@ -223,6 +231,17 @@ def _figure_cases():
         "ablation-single": lambda: F._ablation_figure(ablation, ["single"], [5, 2]),
         "ablation-cumulative": lambda: F._ablation_figure(ablation, ["cumulative"], [5, 2]),
         "twin-energy": lambda: F._twin_energy_figure(twin),
+        # titles and labels that carry data: long numbers must not push text off the canvas
+        "curves-accuracy-long-epochs": lambda: F._training_curves_figure(
+            _metrics_at((0, 10000, 123456, 1234567), (0.1, 1.0, 1.0, 1.0), (0.0, 0.0, 0.5, 1.0)),
+            "x",
+            ["accuracy"],
+            0.99,
+            1234567,
+        ),
+        "phase-histogram-odd-range": lambda: F._phase_histogram_figure(
+            np.linspace(-0.123456, 0.191234, 123), "a rather long network label", None
+        ),
     }
 
 
@@ -718,7 +737,7 @@ def test_report_of_several_runs(quick_png, tmp_path, make_run):
         ({"model_dir": 3}, TypeError, "model_dir"),
         ({"model_dir": []}, TypeError, "model_dir"),
         ({"epoch": -1}, TypeError, "epoch"),
-        ({"epoch": 3}, FileNotFoundError, "epoch 3"),
+        ({"epoch": 3}, ValueError, "its checkpoints are \\[0, 1, 2, 4, 8\\]"),
         ({"low_rank": "no"}, TypeError, "low_rank"),
         ({"out_dir": 5}, TypeError, "out_dir"),
         ({"twice": True}, ValueError, "twice"),
@@ -811,3 +830,24 @@ def test_cli_report_usage_errors(tmp_path, fake_run, capsys, extra, code):
     err = capsys.readouterr().err
     assert err.startswith("modfourier report: error: ") and err.count("\n") == 1
     assert not (fake_run / "report").exists()
+
+
+def test_analytic_rnn_command_uses_construct(tmp_path):
+    net = closedform.analytic_rnn(closedform.get_task("add", 7), d_hidden=64, d_embed=16)
+    run = R._load_run(net.save(tmp_path / "rnn"), None, "rnn")
+    argv = shlex.split(R._reproduce_command(run))
+    assert argv[:4] == ["modfourier", "construct", "--model", "rnn"]
+
+
+def test_analytic_command_falls_back_to_the_constructor(tmp_path, monkeypatch):
+    # a gain the command line does not offer: the constructor call rebuilds the same weights
+    task = closedform.get_task("add", 7)
+    net = closedform.analytic_rnn(task, d_hidden=64, d_embed=16, gain=0.9)
+    run = R._load_run(net.save(tmp_path / "rnn"), None, "rnn")
+    argv = shlex.split(R._reproduce_command(run))
+    assert argv[:2] == ["python", "-c"]
+    monkeypatch.chdir(tmp_path)
+    exec(argv[2], {})
+    rebuilt = closedform.rundir.load_weights(tmp_path / "rnn-rebuilt" / "weights.safetensors")
+    for name, value in net.weights.items():
+        assert np.allclose(rebuilt[name], value), name
