@@ -10,6 +10,8 @@ import importlib
 
 __version__ = "0.1.0"
 __all__ = [
+    "SpecChangedError",
+    "SweepError",
     "SweepSpec",
     "__version__",
     "demo",
@@ -23,6 +25,8 @@ __all__ = [
 
 _LAZY = {
     "demo": "._demo",
+    "SpecChangedError": "._sweep",
+    "SweepError": "._sweep",
     "SweepSpec": "._sweep",
     "load_spec": "._sweep",
     "parse_spec": "._sweep",
