@@ -100,16 +100,17 @@ def _fit_text(fig, smallest: float = 7.0) -> None:
 
     Titles and labels carry data (epochs, ranges) of any length; constrained layout makes room
     around a label but never shortens one, so a long one would be cut at the canvas edge. The
-    room is the axes' share of the figure plus its margins (as laid out before the layout
-    engine runs), at most 92 % of the figure.
+    room is the axes' own width (height for a y label) as laid out before the layout engine
+    runs, at most 92 % of the figure.
     """
     renderer = fig.canvas.get_renderer()
     W, H = fig.bbox.width, fig.bbox.height
     items = []
     for ax in fig.axes:
         pos = ax.get_position()
-        room_w = min(0.92 * W, 1.15 * pos.width * W)
-        room_h = min(0.92 * H, 1.15 * pos.height * H)
+        # a title or label centred on its axes fits when it is no longer than the axes
+        room_w = min(0.92 * W, pos.width * W)
+        room_h = min(0.92 * H, pos.height * H)
         items += [(ax.title, "w", room_w), (ax.xaxis.label, "w", room_w)]
         items += [(ax.yaxis.label, "h", room_h)]
     if getattr(fig, "_suptitle", None) is not None:
@@ -194,6 +195,14 @@ def _mark_epochs(ax, grok: int | None, mark_epoch: int | None, offset: float = 1
         ax.axvline(mark_epoch + offset, color="tab:purple", ls="--", lw=1.2, label=label)
 
 
+def _log_epochs(ax) -> None:
+    """A log epoch axis labelled at the decades only (minor labels crowd a short range)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _accuracy_title(metrics, threshold: float) -> str:
     pct = f"{100 * threshold:g} %"
     train = _first_epoch(metrics, "train_acc", threshold)
@@ -245,7 +254,7 @@ def _training_curves_figure(metrics, loss_name, panels, threshold, mark_epoch):
             ax.set_title("Weight norms")
             ax.set_ylabel("Frobenius norm")
         _mark_epochs(ax, grok, mark_epoch)
-        ax.set_xscale("log")
+        _log_epochs(ax)
         ax.set_xlabel("epoch + 1 (log scale)")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best")
@@ -314,7 +323,7 @@ def _runs_overlay_figure(runs, panel, threshold):
         grok = grok_epoch(metrics, threshold)
         if grok is not None:
             ax.axvline(grok + 1, color=color, ls=":", lw=1.4)
-    ax.set_xscale("log")
+    _log_epochs(ax)
     ax.set_xlabel("epoch + 1 (log scale)")
     if panel == "accuracy":
         ax.set_ylim(-2, 102)
@@ -368,7 +377,7 @@ def _series_overlay_figure(series, ylabel, title, reference):
             ax.axvline(grok + 1, color=color, ls=":", lw=1.4)
     if reference is not None:
         ax.axhline(reference, color="k", ls="--", lw=1, label=f"exact network ({reference:g})")
-    ax.set_xscale("log")
+    _log_epochs(ax)
     ax.set_xlabel("epoch + 1 (log scale)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -665,7 +674,7 @@ def _ipr_series_figure(series, metrics, panels, threshold, mark_epoch):
             ax.set_ylabel("accuracy (%)")
             ax.set_title("Accuracy over the same epochs")
         _mark_epochs(ax, grok, mark_epoch)
-        ax.set_xscale("log")
+        _log_epochs(ax)
         ax.legend(loc="best", fontsize=9)
     axes[-1, 0].set_xlabel("epoch + 1 (log scale)")
     return fig
@@ -711,7 +720,7 @@ def _phase_series_figure(series, grok, mark_epoch):
     ax.plot(x, share, "--", marker=".", label="share of neurons with k1 = k2 = k3")
     ax.axhline(1.0, color="k", ls=(0, (5, 5)), lw=0.8, label="exact network: R = 1")
     _mark_epochs(ax, grok, mark_epoch)
-    ax.set_xscale("log")
+    _log_epochs(ax)
     ax.set_ylim(-0.02, 1.12)
     ax.set_xlabel("epoch + 1 (log scale)")
     ax.set_ylabel("R, share (0..1)")
@@ -751,7 +760,7 @@ def _frequency_series_figure(series, grok, mark_epoch):
         ax.plot(x, series["share"][i], lw=1, marker=".", label=f"k = {k}")
     ax.plot(x, series["key_share"], color="k", lw=2, label="all of these")
     _mark_epochs(ax, grok, mark_epoch)
-    ax.set_xscale("log")
+    _log_epochs(ax)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("epoch + 1 (log scale)")
     ax.set_ylabel("share of the energy (0..1)")
@@ -844,6 +853,8 @@ def _svd_tick_ranks(s, levels=(0.5, 0.9)) -> dict:
 
 
 def _singular_values_figure(weights, low_rank):
+    from matplotlib.ticker import MaxNLocator
+
     if not isinstance(weights, dict):
         raise TypeError(f"`weights` must be a dict of name -> matrix; got {type(weights).__name__}")
     mats = {k: as_real_array(k, v, (2,)) for k, v in weights.items() if np.ndim(v) == 2}
@@ -860,6 +871,7 @@ def _singular_values_figure(weights, low_rank):
         if low_rank and name in low_rank and low_rank[name].get("rank") is not None:
             r = low_rank[name]["rank"]
             ax.axvline(r, color="k", ls="--", label=f"full accuracy: r = {r}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("index i")
         ax.set_ylabel("singular value (log scale)")
         ax.set_title(f"{name} ({W.shape[0]} x {W.shape[1]}): singular values")

@@ -293,7 +293,10 @@ def scorecard_rows(
         if net_v is None and theory_v is None:
             continue
         rows.append((label, _fmt(theory_v), _fmt(net_v), ref))
-    for name in sorted(set(card.get("low_rank") or {}) | set((theory or {}).get("low_rank") or {})):
+    net_ranks = card.get("low_rank") or {}
+    theory_ranks = (theory or {}).get("low_rank") or {}
+    order = list(_ordered_matrices({n: np.zeros((1, 1)) for n in {*net_ranks, *theory_ranks}}))
+    for name in [n for n in order if n in net_ranks]:
         for label, key, ref in (
             (f"minimal rank {name} (full accuracy)", "rank", "Rangamani Fig. 3"),
             (f"energy share at that rank, {name}", "energy_share", "Rangamani Fig. 3"),
@@ -304,6 +307,14 @@ def scorecard_rows(
             if net_v is None and theory_v is None:
                 continue
             rows.append((label, _fmt(theory_v), _fmt(net_v), ref))
+    # matrices whose rank was not searched in the network: the theory's ranks in one row
+    only_theory = [
+        n for n in order if n not in net_ranks and _get(theory_ranks, n, "rank") is not None
+    ]
+    if only_theory:
+        text = ", ".join(f"{n} {theory_ranks[n]['rank']}" for n in only_theory)
+        rows.append(("minimal rank per matrix (network not searched)", text, "n/a",
+                     "Rangamani Fig. 3"))  # fmt: skip
     width = _get(card, "meta", "width")
     if width is not None:
         rows.append(
@@ -578,7 +589,7 @@ def _construct_argv(run: _Run) -> list[str]:
         freqs = run.weights.get("frequencies")
         ks = [] if freqs is None else sorted({int(k) for k in np.asarray(freqs).ravel() if k > 0})
         scheme = cfg.get("scheme", "random")
-        if ks and (scheme == "exact" or len(ks) < (run.task.M // 2 if run.task else 0)):
+        if ks and len(ks) < run.task.M // 2:  # the default is every frequency
             args += ["--frequencies", *map(str, ks)]
         args += ["--phases", str(scheme)]
         if scheme != "exact":
@@ -717,7 +728,14 @@ def _hyper_text(run: _Run) -> str:
 
 
 def _verdict(run: _Run) -> tuple[str, str, str]:
-    """(kind, css class, sentence) of what the network learned."""
+    """(kind, css class, sentence) of what the network learned (at the reported checkpoint)."""
+    kind, css, text = _verdict_of_weights(run)
+    if run.epoch is not None:
+        text = f"At this checkpoint (epoch {run.epoch}): {text}"
+    return kind, css, text
+
+
+def _verdict_of_weights(run: _Run) -> tuple[str, str, str]:
     health = run.card.get("health")
     if isinstance(health, dict) and health.get("status") not in (None, "ok"):
         status = str(health["status"]).replace("_", " ")
@@ -1328,7 +1346,7 @@ class _Page:
             cells = list(r[:-1]) if cite else list(r)
             tds = []
             for j, c in enumerate(cells):
-                inner = esc(c)
+                inner = esc(c) if c != "" else "&#8212;"  # an em dash: no value here
                 if j == 0 and cite and r[-1]:
                     inner += f'<span class="cite">{esc(r[-1])}</span>'
                 cls = "first" if j == 0 else "num"
@@ -1483,11 +1501,13 @@ def _single_page(run: _Run, reference: _Run | None, command: str) -> _Page:
     rows = scorecard_rows(run.card, run.theory, run.split)
     if rows:
         page.heading("scorecard", "Scorecard: theory next to this network")
-        page.para(
-            "Each measure of this network beside its value for the exact analytic "
-            "network (docs/compare.md defines them). Train and test accuracy are apart: "
-            "the accuracy over all pairs mixes them."
+        text = (
+            "Each measure of this network beside its value for the exact analytic network "
+            "(docs/compare.md defines them)."
         )
+        if run.trained:
+            text += " Train and test accuracy are apart: the accuracy over all pairs mixes them."
+        page.para(text)
         label = _theory_label(reference, run)
         page.table(("measure", label, "this network", "reference"), rows, cite=True)
         page.notes(_table_notes(run.card, run.theory))

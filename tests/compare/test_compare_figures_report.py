@@ -239,6 +239,13 @@ def _figure_cases():
             0.99,
             1234567,
         ),
+        "curves-accuracy-memorized": lambda: F._training_curves_figure(
+            _metrics_at((0, 100, 300, 3000), (0.05, 0.2, 1.0, 1.0), (0.04, 0.02, 0.3, 0.43)),
+            "x",
+            ["accuracy"],
+            0.99,
+            None,
+        ),
         "phase-histogram-odd-range": lambda: F._phase_histogram_figure(
             np.linspace(-0.123456, 0.191234, 123), "a rather long network label", None
         ),
@@ -811,7 +818,7 @@ def test_cli_report_and_table(quick_png, tmp_path, fake_run, capsys):
     assert main(["report", str(fake_run), "--out", str(tmp_path / "rep"), "--no-low-rank"]) == 0
     assert (tmp_path / "rep" / "report.html").is_file()
     assert main(["compare", str(fake_run), "--no-low-rank"]) == 0
-    assert "train accuracy" not in capsys.readouterr().out  # compare prints the card alone
+    assert "phase residual R" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
