@@ -293,3 +293,24 @@ def test_logit_variance_explained_of_unrelated_logits_is_near_zero():
     assert np.isnan(compare.logit_variance_explained(X, 0 * Y, task))
     with pytest.raises(ValueError, match="shape"):
         compare.logit_variance_explained(X[:5], Y, task)
+
+
+@pytest.mark.parametrize(
+    "model, options",
+    [
+        ("rnn", ["--d-hidden", "96", "--d-embed", "32"]),
+        ("transformer", ["--d-model", "32", "--d-mlp", "128"]),
+    ],
+)
+def test_modfourier_compare_reads_a_constructed_directory(tmp_path, capsys, model, options):
+    from modfourier.cli import main
+
+    out = str(tmp_path / model)
+    argv = ["construct", "--model", model, "--p", "17", "--frequencies", "3", "5"]
+    assert main([*argv, *options, "--out", out, "--json"]) == 0
+    constructed = json.loads(capsys.readouterr().out)
+    assert main(["compare", out, "--json", "--no-low-rank"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["meta"]["source"] == "analytic" and card["meta"]["model"] == model
+    assert card["accuracy"] == constructed["accuracy"] == 1.0
+    assert card["twin"]["accuracy"] == 1.0 and sorted(card["twin"]["frequencies"]) == [3, 5]
