@@ -196,11 +196,14 @@ def _mark_epochs(ax, grok: int | None, mark_epoch: int | None, offset: float = 1
 
 
 def _log_epochs(ax) -> None:
-    """A log epoch axis labelled at the decades only (minor labels crowd a short range)."""
+    """A log epoch axis (call after plotting): labelled at the decades only when it spans more
+    than one (matplotlib's minor labels then crowd each other), else at 2, 3, 5, ... too."""
     from matplotlib.ticker import NullFormatter
 
     ax.set_xscale("log")
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    xs = [x for line in ax.get_lines() for x in np.atleast_1d(line.get_xdata()) if x > 0]
+    if xs and max(xs) / min(xs) > 10:
+        ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _accuracy_title(metrics, threshold: float) -> str:
