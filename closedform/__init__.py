@@ -11,8 +11,8 @@ Importing this package never loads torch.
 from . import fourier, rundir
 from ._activations import ACTIVATIONS, activation_fn
 from ._analytic import EXACT_PHASES, AnalyticMLP, analytic_complex_mlp, analytic_mlp
-from ._analytic_rnn import AnalyticRNN, analytic_rnn
-from ._analytic_transformer import AnalyticTransformer, analytic_transformer
+from ._analytic_rnn import AnalyticRNN, analytic_rnn, rnn_forward
+from ._analytic_transformer import AnalyticTransformer, analytic_transformer, transformer_forward
 from ._evaluate import Evaluation, evaluate_mlp, mlp_logits
 from ._numtheory import discrete_log_table, is_prime, preimages, primitive_root
 from ._tasks import TASK_NAMES, Task, custom_task, get_task, task_from_dict, task_to_dict
@@ -60,6 +60,7 @@ __all__ = [
     "primitive_root",
     "real_fourier_basis",
     "real_fourier_labels",
+    "rnn_forward",
     "rundir",
     "save_model_dir",
     "spectrum_1d",
@@ -67,5 +68,6 @@ __all__ = [
     "task_from_dict",
     "task_to_dict",
     "to_inner_domain",
+    "transformer_forward",
     "wave_amplitude_phase",
 ]

@@ -22,7 +22,7 @@ from ._evaluate import Evaluation
 from ._numtheory import _check_int
 from ._tasks import Task
 
-__all__ = ["AnalyticRNN", "analytic_rnn"]
+__all__ = ["AnalyticRNN", "analytic_rnn", "rnn_forward"]
 
 # tanh of a pre-activation of at least this size rounds to exactly +-1 in float32 and float64
 _SATURATION = 20.0
@@ -746,3 +746,43 @@ def _weights(task, ks, phases, amplitudes, alpha, beta, gain, d_h, d_e, zero, me
     for v in weights.values():
         v.setflags(write=False)
     return weights, layout
+
+
+def rnn_forward(weights: dict, p: int, n, m, *, hidden_norm: str = "l2", dtype=np.float64):
+    """Rangamani's tanh RNN in numpy: logits and hidden states for pairs (n, m).
+
+    The same function of the same named weights as ``trained``'s RNN forward (Rangamani et al.
+    2025 Sec. II, Fig. 1), in the same order of operations, so analytic and trained RNNs are
+    evaluated alike without torch.
+
+    Parameters
+    ----------
+    weights : dict of str -> ndarray
+        ``W_E (p+1, d_e)``, ``W_ih (d_h, d_e)``, ``W_hh (d_h, d_h)``, ``b_ih``, ``b_hh (d_h,)``,
+        ``W_fc (n_out, d_h)``, ``b_fc (n_out,)``.
+    p : int
+        Modulus; token p is '='.
+    n, m : int arrays, shape (B,)
+    hidden_norm : {'l2', 'none'}
+        Divide h3 by its L2 norm before the readout (Rangamani Sec. II) or not.
+    dtype : numpy float dtype
+        Arithmetic precision (``np.float32`` reproduces the trained model's numbers).
+
+    Returns
+    -------
+    logits : ndarray (B, n_out)
+    hidden : dict
+        ``h1``, ``h2``, ``h3`` (B, d_h), h3 before the normalization.
+
+    Examples
+    --------
+    >>> from closedform import analytic_rnn, get_task
+    >>> net = analytic_rnn(get_task("add", 7), [1], d_hidden=64, d_embed=16)
+    >>> logits, hidden = rnn_forward(net.weights, 7, [3], [5])
+    >>> int(logits.argmax()), hidden["h3"].shape
+    (1, (1, 64))
+    """
+    if hidden_norm not in ("l2", "none"):
+        raise ValueError(f"`hidden_norm` must be 'l2' or 'none'; got {hidden_norm!r}")
+    n, m = np.asarray(n, dtype=np.int64), np.asarray(m, dtype=np.int64)
+    return _forward(weights, p, n, m, hidden_norm, np.dtype(dtype).type)

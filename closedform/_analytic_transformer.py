@@ -20,7 +20,7 @@ from ._evaluate import _TIE_ULPS, DEFAULT_CHUNK_BYTES, Evaluation
 from ._numtheory import _check_int
 from ._tasks import Task
 
-__all__ = ["AnalyticTransformer", "analytic_transformer"]
+__all__ = ["AnalyticTransformer", "analytic_transformer", "transformer_forward"]
 
 _A1 = 4.0 / (3.0 * math.pi)  # |cos x| = 2/π + Σ_n a_n cos(2 n x); a_1 = 4 / (3 π)
 _ATTENTION = ("auto", "uniform", "positional")
@@ -291,12 +291,14 @@ def _forward(W: dict, p: int, heads: int, n, m, hidden: bool = False):
             table = np.ascontiguousarray(ov_tok[:, h] + ov_pos[j, h])  # (p+1, d)
             attn_out += attn[:, h, j, None] * table[tok]
     resid = x2 + attn_out
-    pre = resid @ W["W_in"].T
-    post = np.maximum(pre, 0.0)
-    resid = resid + post @ W["W_out"].T
+    out = {"attn": attn}
+    if "W_in" in W:  # attention-only networks have no MLP
+        pre = resid @ W["W_in"].T
+        post = np.maximum(pre, 0.0)
+        resid = resid + post @ W["W_out"].T
+        out.update(mlp_pre=pre, mlp_post=post)
     logits = resid @ W["W_U"]
-    out = {"attn": attn, "mlp_pre": pre, "mlp_post": post} if hidden else None
-    return logits, out
+    return logits, (out if hidden else None)
 
 
 def _logit_bound(W: dict, p: int, heads: int) -> float:
@@ -765,3 +767,37 @@ def analytic_transformer(
         d_mlp=d_mlp,
         layout=layout,
     )
+
+
+def transformer_forward(weights: dict, p: int, heads: int, n, m, *, hidden: bool = False):
+    """The one-layer transformer in numpy: logits (and hidden activations) for pairs (n, m).
+
+    The same function of the same named weights as ``trained``'s transformer forward (Nanda et
+    al. 2023: tokens n, m, '=' at positions 0, 1, 2; the last position read; no LayerNorm, no
+    biases, ReLU MLP), in the same order of operations, so analytic and trained transformers
+    are evaluated alike without torch. ``weights`` without ``W_in``/``W_out`` is attention-only.
+
+    Parameters
+    ----------
+    weights : dict of str -> ndarray
+        ``W_E (d, p+1)``, ``W_pos (3, d)``, ``W_Q``/``W_K``/``W_V (heads, d/heads, d)``,
+        ``W_O (d, d)``, ``W_in (d_mlp, d)``, ``W_out (d, d_mlp)``, ``W_U (d, n_out)``.
+    p, heads : int
+    n, m : int arrays, shape (B,)
+    hidden : bool
+        Also return ``attn`` (B, heads, 3), ``mlp_pre`` and ``mlp_post`` (B, d_mlp).
+
+    Returns
+    -------
+    logits : ndarray (B, n_out), or (logits, hidden dict) with ``hidden=True``
+
+    Examples
+    --------
+    >>> from closedform import analytic_transformer, get_task
+    >>> net = analytic_transformer(get_task("add", 7), [1], d_model=32, heads=2, d_mlp=64)
+    >>> int(transformer_forward(net.weights, 7, 2, [3], [5]).argmax())
+    1
+    """
+    n, m = np.asarray(n, dtype=np.int64), np.asarray(m, dtype=np.int64)
+    logits, out = _forward(weights, p, heads, n, m, hidden=hidden)
+    return (logits, out) if hidden else logits

@@ -175,14 +175,11 @@ class Network:
             model = self._trained_model()
             return model.logits(W)[:, :p], model.hidden(W)
         if self.kind == "rnn":
-            from closedform._analytic_rnn import _forward
-
-            logits, hidden = _forward(W, p, self._n, self._m, self.hidden_norm, self.dtype)
-            return logits, hidden
+            return closedform.rnn_forward(
+                W, p, self._n, self._m, hidden_norm=self.hidden_norm, dtype=self.dtype
+            )
         if self.kind == "transformer":
-            from closedform._analytic_transformer import _forward
-
-            return _forward(W, p, self.heads, self._n, self._m, hidden=True)
+            return closedform.transformer_forward(W, p, self.heads, self._n, self._m, hidden=True)
         return self._mlp_logits(W), {}
 
     def logits(self, weights: dict | None = None) -> np.ndarray:

@@ -254,7 +254,9 @@ def test_hidden_norm_none_keeps_the_argmax(add113):
 
 def test_logits_of_chosen_pairs_match_rows_of_all_pairs(add113):
     rows = add113.logits(np.array([0, 5, 112]), np.array([7, 0, 112]))
-    np.testing.assert_array_equal(rows, add113.logits()[[7, 5 * 113, 112 * 113 + 112]])
+    # equal up to the rounding of a differently blocked matrix product
+    want = add113.logits()[[7, 5 * 113, 112 * 113 + 112]]
+    np.testing.assert_allclose(rows, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
 
 
 def test_too_many_frequencies_name_the_largest_that_fits():
