@@ -256,15 +256,18 @@ class Network:
         return float(correct[self.task.table.reshape(-1) >= 0].mean())
 
 
-def resolve_model(model, task=None):
-    """(Network, config, directory or None) of a model directory, an analytic network or a
-    weights dict (``task`` required for a dict; the kind is read from the weight names)."""
+def resolve_model(model, task=None, epoch=None):
+    """(Network, config, directory or None) of a model directory (its checkpoint of ``epoch``
+    if given), an analytic network or a weights dict (``task`` required for a dict; the kind
+    is read from the weight names)."""
     import os
 
+    if epoch is not None and not isinstance(model, (str, os.PathLike)):
+        raise ValueError("`epoch` applies to a model directory only")
     if isinstance(model, (str, os.PathLike)):
         from closedform import rundir
 
-        d = rundir.load_model_dir(model)
+        d = rundir.load_model_dir(model, epoch)
         if task is not None and check_task(task).p != d.task.p:
             raise ValueError(f"`task` has p = {task.p} but the model directory has p = {d.p}")
         kind = model_kind(d.weights, d.config)

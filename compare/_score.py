@@ -546,7 +546,9 @@ def _reference(net: Network, card: dict, logits: np.ndarray, low_rank: bool):
     return theory, summary
 
 
-def score(model, task=None, *, reference: bool = True, low_rank: bool = True) -> dict:
+def score(
+    model, task=None, *, epoch: int | None = None, reference: bool = True, low_rank: bool = True
+) -> dict:
     """Score a network against its analytic twin: a JSON-serializable scorecard.
 
     Parameters
@@ -557,6 +559,8 @@ def score(model, task=None, *, reference: bool = True, low_rank: bool = True) ->
         ``closedform`` analytic network (MLP, RNN, transformer).
     task : closedform.Task, optional
         Required for a weights dict; read from config.json for a directory.
+    epoch : int, optional
+        Score a directory's checkpoint of this epoch instead of its final weights.
     reference : bool
         Also build and score the analytic twin: the exact closed-form network of the same kind
         on the network's key frequencies, in its shapes (``"theory"`` and ``"twin"``).
@@ -595,7 +599,7 @@ def score(model, task=None, *, reference: bool = True, low_rank: bool = True) ->
     >>> card["twin"]["frequencies"], round(card["twin"]["logit_variance_explained"], 9)
     ([2, 3], 1.0)
     """
-    net, config, directory = resolve_model(model, task)
+    net, config, directory = resolve_model(model, task, epoch)
     task = net.task
     meta = {
         "task": closedform.task_to_dict(task),
