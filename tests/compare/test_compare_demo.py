@@ -68,7 +68,6 @@ def test_score_and_ablate_sequence_models_through_trained(tmp_path, model, sizes
 def test_cli_reports_a_missing_run_directory(verb, tmp_path, capsys):
     from modfourier.cli import main
 
-    assert (
-        main([verb, str(tmp_path / "missing")]) == 1
-    )  # a missing directory is a fault (exit 1), not a usage error
+    # a missing directory is a fault (exit 1), not a usage error
+    assert main([verb, str(tmp_path / "missing")]) == 1
     assert "not a model directory" in capsys.readouterr().err
