@@ -14,6 +14,7 @@ from ._ablation import (
     restricted_excluded_loss,
     run_accuracy_fn,
 )
+from ._embedding import active_frequencies, positional_correlation
 from ._figures import (
     grok_epoch,
     plot_ablation,
@@ -53,13 +54,19 @@ from ._score import (
     phase_series,
     score,
 )
-from ._spectra import WaveFit, frequency_norms, key_frequencies, spectrum_2d, wave_fit
-from ._syrkis import active_frequencies, positional_correlation
+from ._spectra import (
+    WaveFit,
+    activation_spectrum_2d,
+    frequency_norms,
+    key_frequencies,
+    wave_fit,
+)
 
 __all__ = [
     "NeuronPhases",
     "PhaseResidual",
     "WaveFit",
+    "activation_spectrum_2d",
     "active_frequencies",
     "energy_share",
     "frequency_ablation",
@@ -107,7 +114,6 @@ __all__ = [
     "scorecard_rows",
     "singular_values",
     "singular_vector_frequencies",
-    "spectrum_2d",
     "svd_ticks",
     "truncate_rank",
     "wave_fit",

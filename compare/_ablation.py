@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._compat import check_task, evaluate_mlp, inner_index, resolve_model
+from ._network import check_task, evaluate_mlp, inner_index, resolve_model
 from ._validate import as_real_array, check_mlp, check_number
 
 # entries of a projection below this many ulp of its input's norm are rounding

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._compat import check_task, inner_index
+from ._network import check_task, inner_index
 from ._phases import PhaseResidual
-from ._spectra import spectrum_2d
+from ._spectra import activation_spectrum_2d
 from ._validate import as_real_array, check_mlp
 
 __all__ = [
@@ -502,7 +502,7 @@ def _preactivations_figure(W1, task, neurons, panels):
                 ax.set_ylabel(f"{lab[0]} (token index)")
                 ax.set_title(f"neuron {i} (k = {ks[i]}): h(n, m)")
             else:
-                spec = np.fft.fftshift(spectrum_2d(h))
+                spec = np.fft.fftshift(activation_spectrum_2d(h))
                 M = h.shape[0]
                 kk = np.arange(M) - M // 2
                 im = ax.imshow(
@@ -1043,7 +1043,7 @@ def _spectrum_2d_figure(activations, task, name):
     a = as_real_array("activations", activations, (1, 2))
     if a.ndim == 1:
         a = a[:, None]
-    spec = spectrum_2d(a, task=task)  # (d, M, M)
+    spec = activation_spectrum_2d(a, task=task)  # (d, M, M)
     power = np.sqrt((spec**2).sum(axis=0))
     power[0, 0] = 0.0  # the mean dwarfs every wave
     M = power.shape[0]

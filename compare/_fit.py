@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._compat import check_task, evaluate_mlp, inner_index
+from ._network import check_task, evaluate_mlp, inner_index
 from ._spectra import wave_fit
 from ._validate import as_real_array, check_mlp, check_number
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._compat import analytic_mlp, check_task, inner_index
+from ._network import analytic_mlp, check_task, inner_index
 from ._validate import as_real_array, check_mlp, check_number
 
 __all__ = ["ipr", "mlp_ipr", "ipr_reference"]
@@ -93,7 +93,7 @@ def mlp_ipr(W1, W2, task=None, r: float = 2) -> dict:
     Examples
     --------
     >>> import closedform
-    >>> from compare._compat import analytic_mlp
+    >>> from compare._network import analytic_mlp
     >>> net = analytic_mlp(closedform.get_task("add", 7), frequencies=[2])
     >>> mlp_ipr(net.W1, net.W2)["mean"]["all"]
     1.0

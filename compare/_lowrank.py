@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._compat import check_task, inner_index
+from ._network import check_task, inner_index
 from ._spectra import wave_fit
 from ._validate import as_real_array, check_number
 

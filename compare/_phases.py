@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._compat import check_task, inner_index, to_inner_domain
+from ._network import check_task, inner_index, to_inner_domain
 from ._spectra import wave_fit
 from ._validate import as_real_array, check_mlp
 
@@ -96,7 +96,7 @@ def neuron_phases(W1, W2, task) -> NeuronPhases:
     Examples
     --------
     >>> import closedform
-    >>> from compare._compat import analytic_mlp
+    >>> from compare._network import analytic_mlp
     >>> task = closedform.get_task("add", 7)
     >>> net = analytic_mlp(task, frequencies=[2])
     >>> ph = neuron_phases(net.W1, net.W2, task)

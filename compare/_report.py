@@ -927,7 +927,7 @@ def _ablation_order(W2, task) -> tuple[list[int], list[int]]:
 def _draw_run_figures(run: _Run, out: Path, ref_weights: dict | None) -> None:
     from . import _figures as F
     from ._ablation import mlp_frequency_ablation
-    from ._compat import activation_fn
+    from ._network import activation_fn
     from ._phases import neuron_phases, phase_residual
     from ._score import ipr_series, phase_series
 

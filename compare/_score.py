@@ -9,7 +9,11 @@ import numpy as np
 import closedform
 from closedform import rundir
 
-from ._compat import (
+from ._embedding import active_frequencies, positional_correlation
+from ._fit import hidden_state_fit, idealized_accuracy, mlp_fit_errors
+from ._ipr import ipr_reference, mlp_ipr
+from ._lowrank import _complement, minimal_rank, predicted_ranks, singular_values, svd_ticks
+from ._network import (
     TIE_ULPS,
     Network,
     analytic_mlp,
@@ -18,12 +22,8 @@ from ._compat import (
     inner_index,
     resolve_model,
 )
-from ._fit import hidden_state_fit, idealized_accuracy, mlp_fit_errors
-from ._ipr import ipr_reference, mlp_ipr
-from ._lowrank import _complement, minimal_rank, predicted_ranks, singular_values, svd_ticks
 from ._phases import neuron_phases, phase_residual
 from ._spectra import frequency_norms, key_frequencies
-from ._syrkis import active_frequencies, positional_correlation
 from ._validate import check_mlp
 
 __all__ = [

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._compat import check_task, inner_index
+from ._network import check_task, inner_index
 from ._validate import as_real_array, check_number
 
-__all__ = ["frequency_norms", "key_frequencies", "spectrum_2d", "wave_fit", "WaveFit"]
+__all__ = ["frequency_norms", "key_frequencies", "activation_spectrum_2d", "wave_fit", "WaveFit"]
 
 
 def _pair_energy(c: np.ndarray) -> np.ndarray:
@@ -129,8 +129,12 @@ def key_frequencies(norms, threshold: float = 0.1) -> np.ndarray:
     return (keep[order] + 1).astype(np.int64)
 
 
-def spectrum_2d(a, p: int | None = None, task=None) -> np.ndarray:
+def activation_spectrum_2d(a, p: int | None = None, task=None) -> np.ndarray:
     """2-D Fourier magnitudes of activations over the input pair (n, m) (Rangamani Fig. 2).
+
+    For activations laid out by pair (the run-directory order), one channel or many, optionally
+    reindexed to the task's inner variables; :func:`closedform.spectrum_2d` is the same
+    transform of one (p, p) grid.
 
     Parameters
     ----------
@@ -150,7 +154,7 @@ def spectrum_2d(a, p: int | None = None, task=None) -> np.ndarray:
     --------
     >>> n = np.arange(5)
     >>> a = np.cos(2 * np.pi * 2 * (n[:, None] + n[None, :]) / 5)
-    >>> s = spectrum_2d(a)
+    >>> s = activation_spectrum_2d(a)
     >>> [tuple(map(int, ix)) for ix in np.argwhere(s > 1)]
     [(2, 2), (3, 3)]
     """

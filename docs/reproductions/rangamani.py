@@ -80,7 +80,7 @@ def measure(run_dir: Path, out: Path | None, tag: str) -> dict:
         "h1": compare.frequency_norms(hid["h1"].reshape(p, p, -1)[:, 0, :], axis=0),
     }
     for name in ("h2", "h3"):  # 2-D spectra: energy on the diagonal (k, k) = waves of a + b
-        s2 = compare.spectrum_2d(hid[name], p=p)  # (d, p, p)
+        s2 = compare.activation_spectrum_2d(hid[name], p=p)  # (d, p, p)
         diag = np.sqrt((s2[:, np.arange(p), np.arange(p)] ** 2).sum(0))[: p // 2 + 1]
         spectra[name] = diag
     key = {name: keys(n) for name, n in spectra.items()}

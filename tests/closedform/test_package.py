@@ -145,7 +145,7 @@ def test_failed_save_keeps_previous_files(tmp_path):
             {"W": np.zeros(2)},
         )
     saved = load_model_dir(tmp_path)
-    config, weights = saved.config, saved.weights
+    weights = saved.weights
     np.testing.assert_array_equal(weights["W"], np.ones(2))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "weights.safetensors"]
 

@@ -40,7 +40,7 @@ def sum_wave_norms(a, task):
     """Per k, the norm of the waves of f1(n) + f2(m) (the diagonal (k, k) of the 2-D spectrum in
     the inner domain) over the decomposed pairs; a: (p*p, d)."""
     a = np.where(task.decomposed.reshape(-1, 1), a, 0.0)
-    spec = compare.spectrum_2d(a, p=task.p, task=task)
+    spec = compare.activation_spectrum_2d(a, p=task.p, task=task)
     M = spec.shape[-1]
     diag = spec[:, np.arange(M), np.arange(M)]
     return np.sqrt((diag**2).sum(axis=0))[: M // 2 + 1]
@@ -144,7 +144,7 @@ def test_cumulative_ablation_reaches_chance_exactly_when_the_constructed_set_is_
     assert res["baseline"] == 1.0 and all(row["accuracy"] == 1.0 for row in res["single"])
     assert all(a > chance for a in accs[:-1])
     # what is left are the pairs with a zero factor (mul, div), which no wave decides
-    net, _, _ = compare._compat.resolve_model(build(kind, task, ks))
+    net, _, _ = compare._network.resolve_model(build(kind, task, ks))
     correct, _ = net.correct(remove(weights, ks))
     decomposed = task.decomposed.reshape(-1) & (task.table.reshape(-1) >= 0)
     assert correct[decomposed].mean() <= chance
@@ -164,7 +164,7 @@ def test_removing_every_other_frequency_changes_nothing(kind):
 def test_restricted_loss_of_the_analytic_mlp_equals_its_loss():
     task = closedform.get_task("add", 23)
     net = closedform.analytic_mlp(task, frequencies=[2, 5], phases="exact")
-    logits, _ = compare._compat.resolve_model(net)[0].run()
+    logits, _ = compare._network.resolve_model(net)[0].run()
     res = compare.restricted_excluded_loss(logits, task, [2, 5])
     assert res["restricted_loss"] == pytest.approx(res["loss"], rel=1e-9)
     assert res["excluded_loss"] > res["loss"]

@@ -154,7 +154,7 @@ def test_accuracy_is_closedforms_and_trained_forwards(tmp_path, kind, name, ks):
     """One number: closedform's evaluate (ties wrong), the scorecard, and the same rule on the
     logits of trained's torch forward. (The transformer refuses frequency sets that tie.)"""
     import trained
-    from compare._compat import resolve_model
+    from compare._network import resolve_model
 
     task = closedform.get_task(name, 13)
     net = analytic(kind, task, ks)

@@ -47,17 +47,19 @@ def test_key_frequencies_rule():
 def test_spectrum_2d_layouts_agree():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((7, 7))
-    assert np.allclose(compare.spectrum_2d(a), compare.spectrum_2d(a.reshape(-1)))
-    stacked = compare.spectrum_2d(np.stack([a.reshape(-1)] * 3, axis=1))
-    assert stacked.shape == (3, 7, 7) and np.allclose(stacked[1], compare.spectrum_2d(a))
-    assert np.allclose(compare.spectrum_2d(a), np.abs(closedform.spectrum_2d(a)))
+    assert np.allclose(
+        compare.activation_spectrum_2d(a), compare.activation_spectrum_2d(a.reshape(-1))
+    )
+    stacked = compare.activation_spectrum_2d(np.stack([a.reshape(-1)] * 3, axis=1))
+    assert stacked.shape == (3, 7, 7) and np.allclose(stacked[1], compare.activation_spectrum_2d(a))
+    assert np.allclose(compare.activation_spectrum_2d(a), np.abs(closedform.spectrum_2d(a)))
 
 
 def test_spectrum_2d_mul_in_log_domain():
     task = closedform.get_task("mul", 11)
     s = task.inner_sum
     a = np.where(s >= 0, np.cos(2 * np.pi * 3 * s / 10), 0.0)
-    spec = compare.spectrum_2d(a, task=task)
+    spec = compare.activation_spectrum_2d(a, task=task)
     assert spec.shape == (10, 10)
     peaks = {tuple(map(int, ix)) for ix in np.argwhere(spec > 0.9 * spec.max())}
     assert peaks == {(3, 3), (7, 7)}
@@ -186,7 +188,7 @@ def test_hidden_state_fit_invalid(kwargs, exc):
         (compare.frequency_norms, (np.ones(7), -1, closedform.get_task("add", 7), "x"), ValueError),
         (compare.key_frequencies, (np.ones(5), 0.0), ValueError),
         (compare.key_frequencies, (np.ones(1),), ValueError),
-        (compare.spectrum_2d, (np.ones(10),), ValueError),
+        (compare.activation_spectrum_2d, (np.ones(10),), ValueError),
         (compare.wave_fit, (np.ones((2, 2)),), ValueError),
         (compare.mlp_fit_errors, (np.ones((2, 14)), np.ones((7, 2)), "add"), TypeError),
     ],

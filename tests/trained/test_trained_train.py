@@ -10,9 +10,8 @@ import pytest
 import torch
 
 import trained
-from closedform.rundir import load_weights
+from closedform.rundir import list_checkpoints, load_weights
 from trained import NonFiniteLossError, TrainConfig, load_model, train
-from closedform.rundir import list_checkpoints
 
 SMALL = dict(model="mlp", task="add", p=11, width=32, device="cpu")
 
