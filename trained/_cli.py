@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     (:func:`trained._verdict.verdict`).
     """
     from ._config import TrainConfig, defaults_line, generalization_warnings
-    from ._train import NonFiniteLossError, train
+    from ._train import train
     from ._verdict import assess
 
     try:
@@ -136,15 +136,11 @@ def run(args: argparse.Namespace) -> int:
                 loss=f"{rec['train_loss']:.3g}",
             )
 
-    try:
+    try:  # errors go to the dispatcher: one line, 2 for usage, 1 for faults, 130 interrupted
         result = train(config, out_dir=args.out, resume=args.resume, progress=progress)
-    except (ValueError, TypeError, NonFiniteLossError) as exc:
+    finally:
         if bar is not None:
             bar.close()
-        print(f"modfourier train: error: {exc}", file=sys.stderr)
-        return 1
-    if bar is not None:
-        bar.close()
     last = result.history[-1]
     target = result.config.target_acc
     outcome = assess(result.history, target if target <= 1.0 else 0.99)  # > 1: never stops
