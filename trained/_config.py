@@ -38,6 +38,10 @@ PARAMETRIZATIONS = ("mean_field", "standard", "gromov_code")
 GROKFAST = ("ema", "ma", "none")
 HIDDEN_NORMS = ("l2", "none")
 DEVICES = ("auto", "cpu", "cuda")
+ATTENTIONS = ("softmax", "linear")
+#: Transformer-only fields (Gromov 2023 App. E); ``None`` = Nanda's model: softmax, one block,
+#: the sequence n, m, '='. No preset sets them, so configs without them are unchanged.
+_TRANSFORMER_VARIANTS = ("attention", "layers", "eq_token")
 
 # Every preset is complete for its model: resolve() never leaves a field of the model unset.
 _MLP_BASE = dict(
@@ -315,6 +319,11 @@ class TrainConfig:
         written); ``'none'`` reads h3 as it is (what makes the paper's config grok).
     d_model, heads, d_mlp, attn_only, dropout
         Transformer sizes and options; ``dropout`` also applies to the MLP's hidden layer.
+    attention, layers, eq_token
+        Transformer variants of Gromov 2023 App. E (``None``: Nanda's model). ``attention``
+        ``'softmax'`` or ``'linear'`` (the scaled scores q.k / sqrt(d_head) are the weights,
+        causal, no normalizer); ``layers`` 1 or 2 attention blocks (2 needs ``attn_only``);
+        ``eq_token`` False feeds n, m without the '=' token (the Gromov group's code).
     loss : {'mse', 'cross_entropy'}
         MSE on one-hot targets (mean over samples and classes) or cross-entropy.
     optimizer : {'gd', 'momentum', 'adam', 'adamw'}
@@ -370,6 +379,9 @@ class TrainConfig:
     heads: int | None = None
     d_mlp: int | None = None
     attn_only: bool | None = None
+    attention: str | None = None
+    layers: int | None = None
+    eq_token: bool | None = None
     dropout: float | None = None
     loss: str | None = None
     optimizer: str | None = None
@@ -648,6 +660,20 @@ def _choice(name, value, allowed):
         raise ValueError(f"`{name}` must be one of {allowed}; got {value!r}")
 
 
+def _validate_transformer_variant(c: TrainConfig) -> None:
+    _choice("attention", c.attention, ATTENTIONS)
+    _choice("layers", c.layers, (1, 2))
+    if c.layers is not None and not _is_int(c.layers):
+        raise ValueError(f"`layers` must be one of (1, 2); got {c.layers!r}")
+    if c.eq_token is not None and not isinstance(c.eq_token, bool):
+        raise TypeError(f"`eq_token` must be a bool; got {c.eq_token!r}")
+    for name in _TRANSFORMER_VARIANTS:
+        if getattr(c, name) is not None and c.model != "transformer":
+            raise ValueError(f"`{name}` is a transformer field; got it for model={c.model!r}")
+    if c.layers == 2 and c.attn_only is not True:
+        raise ValueError(f"`layers` 2 needs `attn_only`=True; got attn_only={c.attn_only!r}")
+
+
 def _validate(c: TrainConfig) -> None:
     from closedform import TASK_NAMES
 
@@ -694,6 +720,7 @@ def _validate(c: TrainConfig) -> None:
     _choice("device", c.device, DEVICES)
     if c.attn_only is not None and not isinstance(c.attn_only, bool):
         raise TypeError(f"`attn_only` must be a bool; got {c.attn_only!r}")
+    _validate_transformer_variant(c)
     if not isinstance(c.checkpoint, bool):
         raise TypeError(f"`checkpoint` must be a bool; got {c.checkpoint!r}")
     if c.dropout is not None and (not _is_real(c.dropout) or not 0.0 <= c.dropout < 1.0):

@@ -77,7 +77,8 @@ class LoadedModel:
         """Hidden activations over all pairs, each (p*p, ...).
 
         RNN: ``"h1"``, ``"h2"``, ``"h3"`` (d_h each; Rangamani Fig. 1). Transformer, at the last
-        position: ``"attn"`` (heads, 3), ``"mlp_pre"``, ``"mlp_post"`` (d_mlp). MLP: ``"h"``,
+        position: ``"attn"`` (heads, 3; heads, 2 without the '=' token), ``"attn2"`` (the second
+        block's, two-block models), ``"mlp_pre"``, ``"mlp_post"`` (d_mlp). MLP: ``"h"``,
         the pre-activation W1 x (N).
         """
         return {k: v.numpy() for k, v in self._run(weights)[1].items()}
@@ -107,6 +108,18 @@ def _spec_from_config(config: dict) -> SimpleNamespace:
         spec.heads = int(config.get("heads", hyper.get("heads")))
         spec.d_mlp = int(config.get("d_mlp", hyper.get("d_mlp")))
         spec.attn_only = bool(config.get("attn_only", hyper.get("attn_only", False)))
+        # Gromov 2023 App. E variants, recorded in a trained run's hyper-parameters only (an
+        # analytic network's top-level "attention" names its construction, not the forward);
+        # absent = Nanda's model
+        spec.attention = hyper.get("attention") or "softmax"
+        spec.layers = int(hyper.get("layers") or 1)
+        eq_token = hyper.get("eq_token")
+        spec.eq_token = True if eq_token is None else bool(eq_token)
+        if spec.attention not in ("softmax", "linear") or spec.layers not in (1, 2):
+            raise ValueError(
+                f"config names attention {spec.attention!r}, layers {spec.layers}: not a "
+                "transformer this package runs (softmax or linear; 1 or 2 layers)"
+            )
     return spec
 
 

@@ -2,7 +2,8 @@
 
 Weights are plain tensors named as in the papers (contract: MLP ``W1``, ``W2``; RNN ``W_E``,
 ``W_ih``, ``W_hh``, ``W_fc`` + biases; transformer ``W_E``, ``W_pos``, ``W_Q``, ``W_K``, ``W_V``,
-``W_O``, ``W_in``, ``W_out``, ``W_U``), so the same forward runs trained tensors, loaded numpy
+``W_O``, ``W_in``, ``W_out``, ``W_U``; a second attention block ``W_Q2``, ``W_K2``, ``W_V2``,
+``W_O2``), so the same forward runs trained tensors, loaded numpy
 weights, ablated copies, and (with a leading ensemble dimension) batched MLP ensembles.
 """
 
@@ -38,6 +39,21 @@ def mlp_scale(cfg) -> float:
     return getattr(cfg, "scale", None) or output_scale(cfg)
 
 
+def _attention(cfg) -> str:
+    """``'softmax'`` (Nanda) or ``'linear'``; configs and specs without the field are softmax."""
+    return getattr(cfg, "attention", None) or "softmax"
+
+
+def _layers(cfg) -> int:
+    return getattr(cfg, "layers", None) or 1
+
+
+def _eq_token(cfg) -> bool:
+    """Whether the sequence is n, m, '=' (Nanda) rather than n, m (the Gromov group's code)."""
+    eq = getattr(cfg, "eq_token", None)
+    return True if eq is None else bool(eq)
+
+
 def weight_shapes(cfg, n_out: int) -> dict[str, tuple[int, ...]]:
     """Shapes of the named weights of a resolved config (documented in docs/trained.md)."""
     p = cfg.p
@@ -55,14 +71,17 @@ def weight_shapes(cfg, n_out: int) -> dict[str, tuple[int, ...]]:
             "b_fc": (n_out,),
         }
     d, h = cfg.d_model, cfg.heads
+    eq = _eq_token(cfg)
     shapes = {
-        "W_E": (d, p + 1),
-        "W_pos": (3, d),
+        "W_E": (d, p + 1 if eq else p),
+        "W_pos": (3 if eq else 2, d),
         "W_Q": (h, d // h, d),
         "W_K": (h, d // h, d),
         "W_V": (h, d // h, d),
         "W_O": (d, d),
     }
+    if _layers(cfg) == 2:  # the second attention block (attention-only models)
+        shapes.update({f"{name}2": shapes[name] for name in ("W_Q", "W_K", "W_V", "W_O")})
     if not cfg.attn_only:
         shapes.update({"W_in": (cfg.d_mlp, d), "W_out": (d, cfg.d_mlp)})
     shapes["W_U"] = (d, n_out)
@@ -168,8 +187,16 @@ def forward(cfg, W: dict, batch: dict, *, dropout_generator=None, hidden: bool =
 
     With ``hidden=True`` also returns a dict of hidden activations: MLP ``"h"`` (pre-activation,
     (B, N)); RNN ``"h1"``, ``"h2"``, ``"h3"`` ((B, d_h), Rangamani Fig. 1); transformer
-    ``"attn"`` (attention pattern of the last position, (B, heads, 3)), ``"mlp_pre"`` and
+    ``"attn"`` (attention pattern of the last position, (B, heads, 3); (B, heads, 2) for the
+    sequence n, m), ``"attn2"`` (the second block's, two-block models), ``"mlp_pre"`` and
     ``"mlp_post"`` ((B, d_mlp)). ``dropout_generator`` (a torch.Generator) turns dropout on.
+
+    Transformer variants (Gromov 2023 App. E): ``attention='linear'`` replaces the softmax by
+    the scaled scores themselves, causal, with no normalizer (weights q.k / sqrt(d_head) for the
+    positions a query sees, 0 for the others: softmax attention with the softmax removed, the
+    linear self-attention of von Oswald et al. 2023); ``layers=2`` adds a second attention
+    block on the residual stream (attention-only models); ``eq_token=False`` feeds the sequence
+    n, m without '=' (the Gromov group's transformer code), so the last position is m's.
     An MLP's weights may carry a leading ensemble dimension S (then logits are (S, B, p)).
     """
     model = cfg.model
@@ -201,6 +228,8 @@ def forward(cfg, W: dict, batch: dict, *, dropout_generator=None, hidden: bool =
     # Transformer (Nanda 2023): only the last position is read, and with the causal mask its
     # query comes from the constant '=' token, so keys/values of positions 0 and 1 are tables
     # over the vocabulary and the query is one vector.
+    if _layers(cfg) == 2 or not _eq_token(cfg):
+        return _transformer_sequence(cfg, W, n, m, dropout_generator, hidden)
     heads, d = cfg.heads, cfg.d_model
     d_head = d // heads
     W_E, W_pos = W["W_E"], W["W_pos"]
@@ -216,7 +245,8 @@ def forward(cfg, W: dict, batch: dict, *, dropout_generator=None, hidden: bool =
     scores = torch.stack(
         [s_tok[n] + s_pos[0], s_tok[m] + s_pos[1], (s_tok[p] + s_pos[2]).expand(B, heads)], -1
     )  # (B, heads, 3)
-    attn = torch.softmax(scores, dim=-1)
+    # linear attention: the scaled scores are the weights (the last position sees all three)
+    attn = torch.softmax(scores, dim=-1) if _attention(cfg) == "softmax" else scores
     # W_O split per head: output of head i for residual x is W_O[:, i] W_V[i] x
     W_OV = torch.einsum("dih,ihe->ide", W["W_O"].reshape(d, heads, d_head), W["W_V"])
     ov_tok = torch.einsum("ide,ve->vid", W_OV, emb)  # (p+1, heads, d)
@@ -233,5 +263,60 @@ def forward(cfg, W: dict, batch: dict, *, dropout_generator=None, hidden: bool =
         post = torch.relu(pre)
         out.update(mlp_pre=pre, mlp_post=post)
         resid = resid + _dropout(post @ W["W_out"].T, cfg.dropout or 0.0, dropout_generator)
+    logits = resid @ W["W_U"]  # (B, n_out)
+    return (logits, out) if hidden else logits
+
+
+def _attention_block(X, W, suffix: str, heads: int, linear: bool, last_only: bool):
+    """One causal attention block (no LayerNorm, no biases) on the residual stream X (B, T, d).
+
+    Returns the block's output (B, T', d) and its pattern (B, heads, T', T), for every query
+    position (T' = T) or only the last one (T' = 1). Softmax attention normalizes the scaled
+    scores q.k / sqrt(d_head) over the positions a query sees; linear attention uses the scaled
+    scores themselves as the weights (no softmax, no normalizer).
+    """
+    B, T, d = X.shape
+    d_head = d // heads
+    Xq = X[:, -1:] if last_only else X
+    q = torch.einsum("ihd,btd->bith", W["W_Q" + suffix], Xq) / math.sqrt(d_head)
+    k = torch.einsum("ihd,btd->bith", W["W_K" + suffix], X)
+    v = torch.einsum("ihd,btd->bith", W["W_V" + suffix], X)
+    scores = torch.einsum("biqh,bikh->biqk", q, k)  # (B, heads, T', T)
+    visible = torch.ones(T, T, dtype=torch.bool, device=X.device).tril()[T - Xq.shape[1] :]
+    if linear:
+        attn = scores.masked_fill(~visible, 0.0)
+    else:
+        attn = torch.softmax(scores.masked_fill(~visible, float("-inf")), dim=-1)
+    z = torch.einsum("biqk,bikh->biqh", attn, v)
+    out = torch.einsum("dih,biqh->bqd", W["W_O" + suffix].reshape(d, heads, d_head), z)
+    return out, attn
+
+
+def _transformer_sequence(cfg, W, n, m, dropout_generator, hidden):
+    """The transformer on its whole token sequence: two attention blocks, or the sequence n, m
+    without '=' (the last position is m's; its query depends on the input, so the constant-query
+    shortcut of :func:`forward` does not apply). With two blocks the first runs at every
+    position (the second reads them all), the second at the last position only."""
+    p, heads = cfg.p, cfg.heads
+    linear = _attention(cfg) == "linear"
+    rate = cfg.dropout or 0.0
+    emb = W["W_E"].T  # (vocab, d)
+    rows = [emb[n], emb[m]]
+    if _eq_token(cfg):
+        rows.append(emb[p].expand(len(n), -1))
+    X = torch.stack(rows, 1) + W["W_pos"]  # (B, T, d)
+    two = _layers(cfg) == 2
+    block, attn = _attention_block(X, W, "", heads, linear, last_only=not two)
+    out = {"attn": attn[:, :, -1]}
+    if two:
+        X = X + _dropout(block, rate, dropout_generator)
+        block, attn2 = _attention_block(X, W, "2", heads, linear, last_only=True)
+        out["attn2"] = attn2[:, :, -1]
+    resid = X[:, -1] + _dropout(block[:, -1], rate, dropout_generator)
+    if not cfg.attn_only:
+        pre = resid @ W["W_in"].T  # (B, d_mlp)
+        post = torch.relu(pre)
+        out.update(mlp_pre=pre, mlp_post=post)
+        resid = resid + _dropout(post @ W["W_out"].T, rate, dropout_generator)
     logits = resid @ W["W_U"]  # (B, n_out)
     return (logits, out) if hidden else logits
