@@ -11,6 +11,7 @@ Usage::
     python docs/benchmarks/defaults_by_p.py                        # MLP, every prime 23..113
     python docs/benchmarks/defaults_by_p.py --seeds 0 1 2 3 4 --out mlp.json
     python docs/benchmarks/defaults_by_p.py --models rnn transformer --primes 23 31 59 97 113
+    python docs/benchmarks/defaults_by_p.py --primes 31 --alpha 0.5 --max-epochs 1000  # a failure
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--max-epochs", type=int, default=None, help="override the presets' budget")
+    ap.add_argument("--alpha", type=float, default=None, help="set alpha (default: the preset's)")
+    ap.add_argument(
+        "--weight-decay", type=float, default=None, help="set weight decay (default: the preset's)"
+    )
     ap.add_argument("--out", default=None, help="write every run as JSON here")
     args = ap.parse_args(argv)
     if args.primes is None:
@@ -51,15 +56,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def measure(model: str, p: int, seed: int, max_epochs: int | None = None) -> dict:
-    """Train one default run of ``model`` on add mod ``p``; return its row."""
+def measure(model: str, p: int, seed: int, **fields) -> dict:
+    """Train one default run of ``model`` on add mod ``p`` (``fields``: TrainConfig values that
+    are not None replace the defaults); return its row."""
     from trained import TrainConfig, train
     from trained._config import generalization_warnings
     from trained._verdict import assess
 
     cfg = TrainConfig(model=model, task="add", p=p, seed=seed, device="cpu")
-    if max_epochs is not None:
-        cfg = cfg.replace(max_epochs=max_epochs)
+    cfg = cfg.replace(**{k: v for k, v in fields.items() if v is not None})
     resolved = cfg.resolve()
     t0 = time.perf_counter()
     run = train(cfg)
@@ -137,7 +142,14 @@ def main(argv=None) -> int:
         train(TrainConfig(model=model, task="add", p=11, max_epochs=2, device="cpu"))
         for p in args.primes:
             for seed in args.seeds:
-                row = measure(model, p, seed, args.max_epochs)
+                row = measure(
+                    model,
+                    p,
+                    seed,
+                    max_epochs=args.max_epochs,
+                    alpha=args.alpha,
+                    weight_decay=args.weight_decay,
+                )
                 rows.append(row)
                 print(
                     f"{model} p={p} seed={seed} alpha={row['alpha']:g}: {row['verdict']} "
