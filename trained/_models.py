@@ -267,52 +267,70 @@ def forward(cfg, W: dict, batch: dict, *, dropout_generator=None, hidden: bool =
     return (logits, out) if hidden else logits
 
 
-def _attention_block(X, W, suffix: str, heads: int, linear: bool, last_only: bool):
-    """One causal attention block (no LayerNorm, no biases) on the residual stream X (B, T, d).
+def _project(Wx, X):
+    """Per-head projection ``W[i] x`` of rows X (..., d) by Wx (heads, d_head, d): (..., heads,
+    d_head), as one matmul."""
+    heads, d_head, d = Wx.shape
+    return (X @ Wx.reshape(heads * d_head, d).T).unflatten(-1, (heads, d_head))
 
-    Returns the block's output (B, T', d) and its pattern (B, heads, T', T), for every query
-    position (T' = T) or only the last one (T' = 1). Softmax attention normalizes the scaled
-    scores q.k / sqrt(d_head) over the positions a query sees; linear attention uses the scaled
-    scores themselves as the weights (no softmax, no normalizer).
+
+def _attend(q, k, v, W_O, linear: bool):
+    """Causal attention of queries q (B, T', heads, d_head), the last T' of the T positions,
+    over keys and values k, v (B, T, heads, d_head); no LayerNorm, no biases.
+
+    Returns the block's output (B, T', d) and its pattern (B, heads, T', T). Softmax attention
+    normalizes the scaled scores q.k / sqrt(d_head) over the positions a query sees; linear
+    attention uses the scaled scores themselves as the weights (no softmax, no normalizer).
     """
-    B, T, d = X.shape
-    d_head = d // heads
-    Xq = X[:, -1:] if last_only else X
-    q = torch.einsum("ihd,btd->bith", W["W_Q" + suffix], Xq) / math.sqrt(d_head)
-    k = torch.einsum("ihd,btd->bith", W["W_K" + suffix], X)
-    v = torch.einsum("ihd,btd->bith", W["W_V" + suffix], X)
-    scores = torch.einsum("biqh,bikh->biqk", q, k)  # (B, heads, T', T)
-    visible = torch.ones(T, T, dtype=torch.bool, device=X.device).tril()[T - Xq.shape[1] :]
+    B, Tq, heads, d_head = q.shape
+    T = k.shape[1]
+    q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, heads, T, d_head)
+    scores = (q @ k.transpose(-1, -2)) / math.sqrt(d_head)  # (B, heads, T', T)
+    visible = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()[T - Tq :]
     if linear:
         attn = scores.masked_fill(~visible, 0.0)
     else:
         attn = torch.softmax(scores.masked_fill(~visible, float("-inf")), dim=-1)
-    z = torch.einsum("biqk,bikh->biqh", attn, v)
-    out = torch.einsum("dih,biqh->bqd", W["W_O" + suffix].reshape(d, heads, d_head), z)
-    return out, attn
+    z = (attn @ v).transpose(1, 2).reshape(B, Tq, heads * d_head)  # heads side by side
+    return z @ W_O.T, attn
 
 
 def _transformer_sequence(cfg, W, n, m, dropout_generator, hidden):
     """The transformer on its whole token sequence: two attention blocks, or the sequence n, m
     without '=' (the last position is m's; its query depends on the input, so the constant-query
     shortcut of :func:`forward` does not apply). With two blocks the first runs at every
-    position (the second reads them all), the second at the last position only."""
-    p, heads = cfg.p, cfg.heads
+    position (the second reads them all), the second at the last position only.
+
+    The first block's queries, keys and values at position t are functions of the token there:
+    they are projected once per vocabulary entry and gathered, which saves the (B, T, d) x
+    (d, d) products of projecting every sample.
+    """
+    p = cfg.p
     linear = _attention(cfg) == "linear"
     rate = cfg.dropout or 0.0
     emb = W["W_E"].T  # (vocab, d)
-    rows = [emb[n], emb[m]]
-    if _eq_token(cfg):
-        rows.append(emb[p].expand(len(n), -1))
-    X = torch.stack(rows, 1) + W["W_pos"]  # (B, T, d)
+    tokens = [n, m] + ([torch.full_like(n, p)] if _eq_token(cfg) else [])
+    T = len(tokens)
     two = _layers(cfg) == 2
-    block, attn = _attention_block(X, W, "", heads, linear, last_only=not two)
+    tables = [emb + W["W_pos"][t] for t in range(T)]  # residual of position t, by token
+
+    def gathered(Wx, positions):
+        return torch.stack([_project(Wx, tables[t])[tokens[t]] for t in positions], 1)
+
+    q = gathered(W["W_Q"], range(T) if two else [T - 1])
+    k, v = gathered(W["W_K"], range(T)), gathered(W["W_V"], range(T))
+    block, attn = _attend(q, k, v, W["W_O"], linear)
     out = {"attn": attn[:, :, -1]}
     if two:
+        X = torch.stack([tables[t][tokens[t]] for t in range(T)], 1)  # (B, T, d)
         X = X + _dropout(block, rate, dropout_generator)
-        block, attn2 = _attention_block(X, W, "2", heads, linear, last_only=True)
+        q = _project(W["W_Q2"], X[:, -1:])
+        k, v = _project(W["W_K2"], X), _project(W["W_V2"], X)
+        block, attn2 = _attend(q, k, v, W["W_O2"], linear)
         out["attn2"] = attn2[:, :, -1]
-    resid = X[:, -1] + _dropout(block[:, -1], rate, dropout_generator)
+        resid = X[:, -1] + _dropout(block[:, -1], rate, dropout_generator)
+    else:
+        resid = tables[-1][tokens[-1]] + _dropout(block[:, -1], rate, dropout_generator)
     if not cfg.attn_only:
         pre = resid @ W["W_in"].T  # (B, d_mlp)
         post = torch.relu(pre)
