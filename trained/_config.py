@@ -8,7 +8,6 @@ preset is named. Presets cite the paper (and equation/section) they come from.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field, fields
 
 __all__ = [
@@ -674,10 +673,26 @@ def _validate_transformer_variant(c: TrainConfig) -> None:
         raise ValueError(f"`layers` 2 needs `attn_only`=True; got attn_only={c.attn_only!r}")
 
 
+#: Largest float32: optimizer settings are float32 tensors' scalars (beyond, torch overflows).
+_FLOAT32_MAX = 3.4028234663852886e38
+#: Fields that only one model reads: set for another model they would be recorded and ignored.
+_MODEL_FIELDS = {
+    "mlp": ("width", "activation", "parametrization"),
+    "rnn": ("d_hidden", "d_embed", "hidden_norm"),
+    "transformer": ("d_model", "heads", "d_mlp", "attn_only"),
+}
+
+
 def _validate(c: TrainConfig) -> None:
     from closedform import TASK_NAMES
 
     _choice("model", c.model, MODELS)
+    for owner, names in _MODEL_FIELDS.items():
+        for name in names:
+            if owner != c.model and getattr(c, name) is not None:
+                raise ValueError(
+                    f"`{name}` is a field of the {owner} model; model={c.model!r} does not use it"
+                )
     _choice("hidden_norm", c.hidden_norm, HIDDEN_NORMS)
     if c.task is not None:
         _choice("task", c.task, (*TASK_NAMES, *EXTRA_TASKS))
@@ -727,12 +742,14 @@ def _validate(c: TrainConfig) -> None:
         raise ValueError(f"`dropout` must be a float in [0, 1); got {c.dropout!r}")
     for name in ("lr", "eps"):
         v = getattr(c, name)
-        if v is not None and (not _is_real(v) or not math.isfinite(v) or v <= 0):
-            raise ValueError(f"`{name}` must be a finite float > 0; got {v!r}")
+        if v is not None and (not _is_real(v) or not 0 < v <= _FLOAT32_MAX):
+            raise ValueError(f"`{name}` must be a float in (0, {_FLOAT32_MAX:.3g}]; got {v!r}")
     if c.weight_decay is not None and (
-        not _is_real(c.weight_decay) or not math.isfinite(c.weight_decay) or c.weight_decay < 0
+        not _is_real(c.weight_decay) or not 0 <= c.weight_decay <= _FLOAT32_MAX
     ):
-        raise ValueError(f"`weight_decay` must be a finite float >= 0; got {c.weight_decay!r}")
+        raise ValueError(
+            f"`weight_decay` must be a float in [0, {_FLOAT32_MAX:.3g}]; got {c.weight_decay!r}"
+        )
     for name in ("momentum", "grokfast_alpha"):
         v = getattr(c, name)
         if v is not None and (not _is_real(v) or not 0.0 <= v < 1.0):

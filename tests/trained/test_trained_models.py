@@ -106,7 +106,12 @@ def test_transformer_matches_nanda_reference(attn_only):
 
 @pytest.mark.parametrize("model", ["mlp", "rnn", "transformer"])
 def test_weight_names_follow_contract(model):
-    cfg = TrainConfig(model=model, p=5, width=4, d_hidden=4, d_embed=4, d_model=4, heads=2)
+    shapes = {
+        "mlp": dict(width=4),
+        "rnn": dict(d_hidden=4, d_embed=4),
+        "transformer": dict(d_model=4, heads=2),
+    }
+    cfg = TrainConfig(model=model, p=5, **shapes[model])
     names = set(weight_shapes(cfg.resolve(), 5))
     expected = {
         "mlp": {"W1", "W2"},
