@@ -8,10 +8,19 @@ the ``modfourier`` dispatcher through it, stay torch-free until training starts)
 
 import importlib
 
-from ._config import ENSEMBLE_FIELDS, PRESETS, TrainConfig
+from ._config import (
+    ENSEMBLE_FIELDS,
+    P_AWARE_DEFAULTS,
+    PRESETS,
+    TrainConfig,
+    defaults_for_p,
+    generalization_warnings,
+)
 from ._data import Dataset, make_dataset
+from ._verdict import Verdict, assess, verdict
 
 __all__ = [
+    "P_AWARE_DEFAULTS",
     "PRESETS",
     "Dataset",
     "ENSEMBLE_FIELDS",
@@ -20,8 +29,12 @@ __all__ = [
     "Run",
     "TrainConfig",
     "TrainingInterrupted",
+    "Verdict",
+    "assess",
     "checkpoint_epochs",
+    "defaults_for_p",
     "from_hooked_transformer",
+    "generalization_warnings",
     "grokfast_ema",
     "grokfast_ma",
     "load_model",
@@ -29,6 +42,7 @@ __all__ = [
     "to_hooked_transformer",
     "train",
     "train_ensemble",
+    "verdict",
 ]
 
 _LAZY = {

@@ -72,6 +72,14 @@ class Run:
     epochs: int = 0
     stopped: str = "max_epochs"
 
+    def verdict(self, threshold: float | None = None) -> str:
+        """One line on how the run ended: grokked at epoch E, memorized without generalizing,
+        did not fit, or a dead / non-finite network (:func:`trained.verdict`)."""
+        from ._verdict import verdict
+
+        t = self.config.target_acc if threshold is None else threshold
+        return verdict(self.history, t if t <= 1.0 else 0.99)
+
     def grok_epoch(self, threshold: float = 0.99) -> int | None:
         """First logged epoch with test accuracy >= ``threshold`` (None if never); for miiii,
         the accuracy of the worst head (``test_acc_min``): every task must have generalized."""
