@@ -24,8 +24,7 @@ def test_demo_runs_end_to_end_small_p(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_demo_groks_at_p_59(tmp_path):
-    """The default MLP preset's documented claim (docs/trained.md). At p = 23 (264 training
-    pairs) it does not grok within its 3000 epochs; docs/trained.md says so."""
+    """The default MLP preset's documented claim (docs/trained.md, "Defaults by modulus")."""
     from modfourier._demo import demo
 
     res = demo(p=59, out=tmp_path / "demo", progress=False)
