@@ -235,7 +235,21 @@ TRANSFORMER = {
         ["nanda_progress.png", "nanda_embedding_spectrum.png"],
     ),
     "miiii": ({"full", "shuffled", "no_grokfast"}, ["miiii_embedding_spectrum.png"]),
+    "miiii_scan": ({"config", "rows"}, ["miiii_scan.png"]),
+    "miiii_paper": (
+        set(
+            """config epochs stopped seconds_this_call ms_per_epoch_this_call final_train_acc
+            final_valid_acc valid_grok_epoch grokked_at_end all_grokked_epoch order
+            series""".split()
+        ),
+        ["miiii_paper.png"],
+    ),
 }
+MIIII_SCAN_ROW = set(
+    """name p alpha n_train n_tasks epochs stopped seconds_this_call ms_per_epoch_this_call
+    final_train_acc final_valid_acc valid_grok_epoch grokked_at_end all_grokked_epoch order
+    series""".split()
+)
 
 
 @pytest.mark.parametrize("part", list(GROMOV))
@@ -290,6 +304,18 @@ def test_transformer_miiii_variants_keep_their_results(smoke):
     doc = _json(_ok(smoke, "transformer") / "transformer" / "miiii.json")
     for name in ("full", "shuffled", "no_grokfast"):
         assert {"config", "grok_epoch_all_tasks", "valid_grok_epoch_per_task"} <= set(doc[name])
+
+
+def test_transformer_miiii_scan_rows(smoke):
+    doc = _json(_ok(smoke, "transformer") / "transformer" / "miiii_scan.json")
+    assert [(r["p"], r["alpha"]) for r in doc["rows"]] == [(11, 0.3), (13, 0.5)]
+    assert all(set(r) == MIIII_SCAN_ROW for r in doc["rows"])
+
+
+def test_transformer_miiii_series_per_head(smoke):
+    doc = _json(_ok(smoke, "transformer") / "transformer" / "miiii_paper.json")
+    assert set(doc["series"]) == {"epoch"} | {f"valid_acc_q{q}" for q in (2, 3, 5, 7)}
+    assert doc["epochs"] == doc["series"]["epoch"][-1] == 20
 
 
 RANGAMANI = set(

@@ -16,6 +16,12 @@ docs/reproductions/results/transformer/):
   baseline and the run without the Grokfast filter (lambda = 0); per-task grokking epochs (paper:
   q = 2, 3, 5, 7 first), positional correlation (paper: -0.64), token-embedding spectra against
   the baseline.
+- ``miiii_scan``: the paper's Table 2 (the ``miiii`` preset) with only p and the training
+  fraction changed, one resumable run per (p, alpha) (``--scan P:ALPHA:EPOCHS ...`` sets the
+  grid, ``--max-seconds`` caps each run's wall time); per-task validation accuracy and the epoch
+  at which each head generalizes.
+- ``miiii_paper``: the ``miiii`` preset as it is (p = 113), trained in chunks into a resumable
+  run directory; the same call with a larger ``--epochs`` and ``--keep-runs`` continues it.
 
 Run directories go to ``<out>/runs/<part>/`` (reused or resumed by a later call; deleted once
 the part is written unless ``--keep-runs``).
@@ -23,13 +29,14 @@ the part is written unless ``--keep-runs``).
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 from _common import Context, new_figure, reproduction_parser, run_main, save_figure
 
-PARTS = ("nanda", "miiii")
+PARTS = ("nanda", "miiii", "miiii_scan", "miiii_paper")
 OUT = Path(__file__).parent / "results" / "transformer"
 
 # smoke: a tiny network on p = 11 (miiii: the tasks q = 2, 3, 5, 7), a few epochs
@@ -51,6 +58,22 @@ MIIII = {
     ),
     "full": {},  # the miiii preset
 }  # fmt: skip
+# miiii_scan: the miiii preset (Syrkis Table 2) with only p and alpha changed: (p, alpha, epochs)
+# per run, trained in chunks of `chunk` epochs (the wall-time cap is checked between chunks)
+MIIII_SCAN = {
+    "smoke": dict(
+        net=dict(d_model=32, heads=2, d_mlp=64), grid=((11, 0.3, 20), (13, 0.5, 20)), chunk=10
+    ),
+    "cpu": dict(net={}, grid=((37, 0.3, 3000), (53, 0.3, 2000), (37, 0.6, 2000)), chunk=500),
+    "full": dict(net={}, grid=((37, 0.3, 50000), (53, 0.3, 50000), (71, 0.3, 50000)), chunk=1000),
+}
+# miiii_paper: the miiii preset as it is (p = 113): the epochs one call trains up to, in chunks
+MIIII_PAPER = {
+    "smoke": dict(net=SMOKE_NET, epochs=20, chunk=10),
+    "cpu": dict(net={}, epochs=2000, chunk=250),
+    "full": dict(net={}, epochs=50000, chunk=1000),
+}
+GROKKED = 0.99  # validation accuracy from which a head counts as generalized
 
 
 def _embedding_rows(weights, p):
@@ -207,9 +230,181 @@ def miiii(ctx: Context) -> dict:
     return result
 
 
+def _epochs_done(run_dir: Path) -> int:
+    """The last epoch a run directory can resume from (0 when there is none)."""
+    from closedform import rundir
+
+    if not (run_dir / rundir.CONFIG_NAME).is_file():
+        return 0
+    saved = rundir.list_checkpoints(run_dir, with_state=True)
+    return saved[-1] if saved else 0
+
+
+def _train_capped(ctx: Context, cfg, name: str, chunk: int, max_seconds: float | None):
+    """Train ``cfg`` into the run ``name`` in chunks of ``chunk`` epochs, each resumed from the
+    last, until ``cfg.max_epochs``, the target, or ``max_seconds`` of wall time (checked between
+    chunks, so a chunk is never cut). Returns the ``trained.Run``, why it stopped
+    ('max_epochs', 'target' or 'wall'), this call's seconds and this call's epochs."""
+    t0 = time.perf_counter()
+    first = done = _epochs_done(ctx.runs.path(name))
+    why = "max_epochs"
+    while True:
+        # a run already trained past cfg.max_epochs is reused where it stands
+        stop = max(done, min(done + chunk, cfg.max_epochs))
+        run = ctx.runs.train(cfg.replace(max_epochs=stop), name)
+        done = run.epochs
+        if run.stopped == "target":
+            why = "target"
+            break
+        if done >= cfg.max_epochs:
+            break
+        if max_seconds is not None and time.perf_counter() - t0 >= max_seconds:
+            why = "wall"
+            break
+    return run, why, time.perf_counter() - t0, max(done - first, 0)
+
+
+def _per_task(history: list[dict]) -> dict:
+    """Per head q: the final validation accuracy, the first epoch at >= GROKKED, and the heads
+    that are at >= GROKKED at the end; plus the first epoch at which every head is."""
+    last = history[-1]
+    qs = sorted(int(k.split("_q")[1]) for k in last if k.startswith("valid_acc_q"))
+    first = {
+        q: next((r["epoch"] for r in history if r.get(f"valid_acc_q{q}", 0) >= GROKKED), None)
+        for q in qs
+    }
+    return {
+        "final_train_acc": last.get("train_acc"),
+        "final_valid_acc": {q: round(last[f"valid_acc_q{q}"], 4) for q in qs},
+        "valid_grok_epoch": first,
+        "grokked_at_end": [q for q in qs if last[f"valid_acc_q{q}"] >= GROKKED],
+        "all_grokked_epoch": next(
+            (r["epoch"] for r in history if r.get("valid_acc_min", 0) >= GROKKED), None
+        ),
+        "order": [q for _, q in sorted((e, q) for q, e in first.items() if e is not None)],
+    }
+
+
+def _valid_series(history: list[dict]) -> dict:
+    """Epoch and per-head validation accuracy of every logged record."""
+    qs = sorted(int(k.split("_q")[1]) for k in history[-1] if k.startswith("valid_acc_q"))
+    out = {"epoch": [r["epoch"] for r in history]}
+    for q in qs:
+        out[f"valid_acc_q{q}"] = [round(r[f"valid_acc_q{q}"], 4) for r in history]
+    return out
+
+
+def _miiii_config(ctx: Context, net: dict, **fields):
+    from trained import TrainConfig
+
+    cfg = TrainConfig(
+        model="transformer", task="miiii", preset="miiii", **net, seed=0, device=ctx.device,
+        **fields,
+    )  # fmt: skip
+    return cfg.resolve()
+
+
+def _plot_per_task(ax, series: dict, title: str) -> None:
+    from matplotlib import colormaps
+
+    qs = [int(k.split("_q")[1]) for k in series if k.startswith("valid_acc_q")]
+    colors = colormaps["viridis"](np.linspace(0, 0.95, len(qs)))
+    for q, color in zip(qs, colors, strict=True):
+        ax.plot(series["epoch"], series[f"valid_acc_q{q}"], color=color, lw=1, label=f"q={q}")
+    ax.axhline(GROKKED, color="k", ls=":", lw=0.8)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy")
+    ax.set_title(title, fontsize=9)
+
+
+def miiii_scan(ctx: Context) -> dict:
+    size = MIIII_SCAN[ctx.size]
+    grid = ctx.args.scan or size["grid"]
+    rows = []
+    for p, alpha, epochs in grid:
+        cfg = _miiii_config(ctx, size["net"], p=p, alpha=alpha).replace(max_epochs=epochs)
+        name = f"p{p}_a{alpha:.2f}"
+        run, why, seconds, trained = _train_capped(
+            ctx, cfg, name, size["chunk"], ctx.args.max_seconds
+        )
+        per_task = _per_task(run.history)
+        row = {
+            "name": name,
+            "p": p,
+            "alpha": alpha,
+            "n_train": int(round(alpha * p * p)),
+            "n_tasks": len(per_task["final_valid_acc"]),
+            "epochs": run.epochs,
+            "stopped": why,
+            "seconds_this_call": round(seconds, 1),
+            "ms_per_epoch_this_call": round(1000 * seconds / trained, 1) if trained else None,
+            **per_task,
+            "series": _valid_series(run.history),
+        }
+        rows.append(row)
+        print(
+            f"  miiii_scan {name}: epoch {run.epochs} ({why}), grokked {row['grokked_at_end']}",
+            flush=True,
+        )
+    fig, axes = new_figure(ncols=len(rows), size=(3.4 * len(rows), 3.4), sharey=True)
+    for ax, row in zip(axes[0], rows, strict=True):
+        _plot_per_task(ax, row["series"], f"p={row['p']}, alpha={row['alpha']}")
+    axes[0, -1].legend(fontsize=6, ncol=2)
+    save_figure(fig, ctx.out / "miiii_scan.png")
+    return {"config": _miiii_config(ctx, size["net"]).to_dict(), "rows": rows}
+
+
+def miiii_paper(ctx: Context) -> dict:
+    size = MIIII_PAPER[ctx.size]
+    epochs = ctx.args.epochs or size["epochs"]
+    cfg = _miiii_config(ctx, size["net"]).replace(max_epochs=epochs)
+    run, why, seconds, trained = _train_capped(
+        ctx, cfg, "miiii", size["chunk"], ctx.args.max_seconds
+    )
+    series = _valid_series(run.history)
+    fig, axes = new_figure(size=(6.8, 4.2))
+    _plot_per_task(axes[0, 0], series, f"miiii preset, p={cfg.p}: epoch {run.epochs}")
+    axes[0, 0].legend(fontsize=6, ncol=3)
+    save_figure(fig, ctx.out / "miiii_paper.png")
+    return {
+        "config": run.config.to_dict(),
+        "epochs": run.epochs,
+        "stopped": why,
+        "seconds_this_call": round(seconds, 1),
+        "ms_per_epoch_this_call": round(1000 * seconds / trained, 1) if trained else None,
+        **_per_task(run.history),
+        "series": series,
+    }
+
+
+def _scan_entry(text: str) -> tuple[int, float, int]:
+    try:
+        p, alpha, epochs = text.split(":")
+        return int(p), float(alpha), int(epochs)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected P:ALPHA:EPOCHS (e.g. 37:0.3:3000); got {text!r}"
+        ) from None
+
+
 def parser():
     ap = reproduction_parser(__doc__, PARTS, "the papers' presets (for a GPU)", OUT)
     ap.add_argument("--epochs", type=int, default=None, help="override the epoch budget")
+    ap.add_argument(
+        "--scan",
+        nargs="+",
+        type=_scan_entry,
+        default=None,
+        metavar="P:ALPHA:EPOCHS",
+        help="miiii_scan: the runs (default: the size's grid)",
+    )
+    ap.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="miiii_scan, miiii_paper: stop each run after this much wall time (between chunks)",
+    )
     ap.add_argument(
         "--nanda-preset",
         default="nanda",
