@@ -225,6 +225,14 @@ GROMOV = {
         ["fig6.png"],
     ),
     "appd": ({"square_sum", "square_of_sum", "mul", "cubic"}, []),
+    "appe1": (
+        set(
+            """config grok_epoch memorized_epoch epochs train_seconds final loss_spikes fourier
+            history""".split()
+        ),
+        ["appe1.png", "appe1_training.png", "appe1_mlp_spectrum.png"],
+    ),
+    "appe2": ({"rows", "transition"}, ["appe2.png"]),
 }
 TRANSFORMER = {
     "nanda": (
@@ -240,7 +248,7 @@ TRANSFORMER = {
         set(
             """config epochs stopped seconds_this_call ms_per_epoch_this_call final_train_acc
             final_valid_acc valid_grok_epoch grokked_at_end all_grokked_epoch order
-            series""".split()
+            positional_correlation series""".split()
         ),
         ["miiii_paper.png"],
     ),
@@ -248,7 +256,7 @@ TRANSFORMER = {
 MIIII_SCAN_ROW = set(
     """name p alpha n_train n_tasks epochs stopped seconds_this_call ms_per_epoch_this_call
     final_train_acc final_valid_acc valid_grok_epoch grokked_at_end all_grokked_epoch order
-    series""".split()
+    positional_correlation series""".split()
 )
 
 
@@ -285,6 +293,24 @@ def test_gromov_appd_task_keys(smoke):
     doc = _json(_ok(smoke, "gromov") / "gromov" / "appd.json")
     assert {"analytic_exact_all_branches", "trained_final_test_acc"} <= set(doc["mul"])
     assert {"trained_final_test_acc", "chance"} <= set(doc["cubic"])
+
+
+def test_gromov_appe1_fourier_keys(smoke):
+    doc = _json(_ok(smoke, "gromov") / "gromov" / "appe1.json")
+    assert {"mlp_key_frequencies", "top", "W_E", "W_U", "mlp_pre", "mlp_post"} == set(
+        doc["fourier"]
+    )
+    for when in ("trained", "init"):
+        assert {"share_top", "mean_ipr2"} <= set(doc["fourier"]["W_E"][when])
+    assert {"count", "largest_rise_over_running_min"} <= set(doc["loss_spikes"])
+
+
+def test_gromov_appe2_rows_cover_the_grid(smoke):
+    doc = _json(_ok(smoke, "gromov") / "gromov" / "appe2.json")
+    grid = {(r["attention"], r["layers"], r["heads"]) for r in doc["rows"] if r["set"] == "grid"}
+    assert grid == {(a, n, h) for a, n in [("linear", 1), ("softmax", 1), ("softmax", 2)]
+                    for h in (1, 2)}  # fmt: skip
+    assert {"test_from_heads", "train_from_heads"} <= set(doc["transition"][0])
 
 
 @pytest.mark.parametrize("part", list(TRANSFORMER))

@@ -1,10 +1,11 @@
-"""Reproduce Gromov 2023 ("Grokking modular arithmetic") with modfourier: Fig. 1, 3, 4b, 6, App. D.
+"""Reproduce Gromov 2023 ("Grokking modular arithmetic"): Fig. 1, 3, 4b, 6 and App. D, E.
 
     python docs/reproductions/gromov.py                       # all parts, CPU-sized
     python docs/reproductions/gromov.py --only fig6 fig3      # some parts
     python docs/reproductions/gromov.py --only fig1_paper     # Fig. 1 at the paper's size (~12 min)
     python docs/reproductions/gromov.py --only fig3_paper     # Fig. 3 at the paper's size
     python docs/reproductions/gromov.py --only fig4b_gd       # Fig. 4b's GD curve (p = 97)
+    python docs/reproductions/gromov.py --only appe1 appe2    # App. E: transformers (~70 min)
     python docs/reproductions/gromov.py --full                # the paper's sizes (use a GPU)
     python docs/reproductions/gromov.py --smoke --out DIR     # every part, tiny (seconds)
 
@@ -19,7 +20,8 @@ unless ``--keep-runs``).
 CPU sizes (the default): Fig. 1 and the GD half of Fig. 3 at p = 31, N = 128, alpha = 0.7
 (full-batch GD groks there in ~800 epochs; at the paper's alpha = 0.49 it is below GD's critical
 alpha at this p, see docs/sweeps.md); Fig. 4b, Fig. 6, the AdamW half of Fig. 3 and App. D at the
-paper's p = 97, N = 512, alpha = 0.5.
+paper's p = 97, N = 512, alpha = 0.5. App. E (transformers, not part of the default run): see
+:func:`appe1` and :func:`appe2`.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from _common import (
     save_figure,
 )
 
-PARTS = ("fig1", "fig3", "fig4b", "fig6", "appd", "fig1_paper", "fig3_paper", "fig4b_gd")
+PARTS = ("fig1", "fig3", "fig4b", "fig6", "appd", "fig1_paper", "fig3_paper", "fig4b_gd",
+         "appe1", "appe2")  # fmt: skip
 OUT = Path(__file__).parent / "results" / "gromov"
 
 # The sizes of each part: smoke (tiny, for the test suite), cpu (the default), full (--full).
@@ -102,6 +105,42 @@ FIG6 = {
 APPD = {"smoke": dict(p=7, width=16, epochs=30), "cpu": dict(p=97, width=512, epochs=3000)}
 APPD["full"] = APPD["cpu"]
 TRANSIENT = 100  # Fig. 1: the first epochs are the large GD step's initial transient
+
+# App. E: the Gromov group's transformer code (d-doshi/Grokking, Grokking_with_transformer.ipynb):
+# the sequence n, m without '=' (the last position is m's), d = 128, no LayerNorm, AdamW lr 1e-2,
+# betas (0.9, 0.98), weight decay 0.5, alpha = 0.5; MSE on one-hot targets (App. E.1). The rest
+# is trained's transformer (Nanda's initialization, causal attention, 10 warm-up steps).
+APPE_OPT = dict(
+    preset="nanda", task="add", alpha=0.5, d_model=128, eq_token=False, loss="mse", lr=1e-2,
+    betas=(0.9, 0.98), weight_decay=0.5,
+)  # fmt: skip
+# CPU sizes, from timing pilots on this project's machine (docs/reproductions.md, App. E): the
+# transformer groks add mod 97 in ~2000-2500 epochs (~0.3 s each); one attention-only epoch at
+# p = 97 costs ~2.7x one at p = 59 (4704 training pairs against 1740), so the whole Fig. 13 grid
+# runs at p = 59 and one family (one softmax block) at the paper's p = 97.
+EPOCHS_E1 = 3000
+P_E2, EPOCHS_E2 = 59, 1200
+HEADS_97, EPOCHS_97, FAMILIES_97 = [1, 2, 4, 8, 16, 32], 1000, [("softmax", 1)]
+APPE1 = {
+    "smoke": dict(p=7, d_model=16, heads=2, d_mlp=32, epochs=40, eval_every=5),
+    "cpu": dict(p=97, heads=4, d_mlp=512, epochs=EPOCHS_E1, eval_every=10),
+}
+APPE1["full"] = APPE1["cpu"]
+# (attention, layers) of Gromov Fig. 13's three panels
+APPE2_FAMILIES = (("linear", 1), ("softmax", 1), ("softmax", 2))
+APPE2 = {
+    "smoke": dict(
+        grid=dict(p=7, d_model=8, heads=[1, 2], epochs=10, eval_every=5),
+        subset=dict(p=11, d_model=8, heads=[2], epochs=5, eval_every=5, families=[("softmax", 1)]),
+    ),
+    "cpu": dict(
+        grid=dict(p=P_E2, heads=[1, 2, 4, 8, 16, 32], epochs=EPOCHS_E2, eval_every=10),
+        subset=dict(p=97, heads=HEADS_97, epochs=EPOCHS_97, eval_every=10, families=FAMILIES_97),
+    ),
+    "full": dict(
+        grid=dict(p=97, heads=[1, 2, 4, 8, 16, 32], epochs=10000, eval_every=10), subset=None,
+    ),
+}  # fmt: skip
 
 
 def _first_at_least(history, key, value):
@@ -467,6 +506,330 @@ def appd(ctx: Context) -> dict:
     }
     print(f"  appd cubic: test {results['cubic']['trained_final_test_acc']:.4f}", flush=True)
     return results
+
+
+# ---------------------------------------------------------------------------------------------
+# App. E: transformers
+
+
+def _only(d: dict, *keys) -> dict:
+    return {k: d[k] for k in keys if k in d}
+
+
+def _loss_spikes(history, factor: float = 10.0) -> dict:
+    """Slingshots (Thilak et al. 2022) as spikes of the logged training loss: how often it grows
+    by more than ``factor`` between two evaluations, and its largest rise above its running
+    minimum (a spike that builds up over several evaluations shows there)."""
+    loss = np.array([r["train_loss"] for r in history], dtype=float)
+    step = loss[1:] / loss[:-1]
+    rise = loss[1:] / np.minimum.accumulate(loss)[:-1]
+    return {
+        "factor": factor,
+        "count": int((step > factor).sum()),
+        "largest_step_ratio": float(step.max()) if len(step) else None,
+        "largest_rise_over_running_min": float(rise.max()) if len(rise) else None,
+        "epoch_of_largest_rise": int(history[1 + int(rise.argmax())]["epoch"])
+        if len(rise)
+        else None,
+    }
+
+
+def _energy_1d(W: np.ndarray) -> np.ndarray:
+    """Energy of each row of W (rows, p) at k = 1..(p-1)/2 (|c_k|^2 + |c_{p-k}|^2; the constant
+    left out): (rows, (p-1)/2)."""
+    p = W.shape[-1]
+    c = np.abs(np.fft.fft(W, axis=-1)) ** 2
+    ks = np.arange(1, (p - 1) // 2 + 1)
+    return c[:, ks] + c[:, p - ks]
+
+
+def _energy_2d(a: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Energy of each channel of activations a (p*p, C) over (n, m) at each frequency k: the
+    2-D Fourier components built from k alone, (+-k, 0), (0, +-k), (+-k, +-k) (where the
+    Fourier multiplication algorithm puts its waves; Gromov Fig. 2 and 11), and the
+    non-constant energy of each channel: ((C, (p-1)/2), (C,))."""
+    import compare
+
+    spec = compare.activation_spectrum_2d(a, p=p) ** 2  # (C, p, p)
+    ks = np.arange(1, (p - 1) // 2 + 1)
+    per_k = np.zeros((spec.shape[0], len(ks)))
+    for j, k in enumerate(ks):
+        idx = {(x % p, y % p) for x in (0, k, -k) for y in (0, k, -k)} - {(0, 0)}
+        rows, cols = zip(*sorted(idx), strict=True)
+        per_k[:, j] = spec[:, list(rows), list(cols)].sum(-1)
+    total = spec.reshape(len(spec), -1).sum(-1) - spec[:, 0, 0]
+    return per_k, total
+
+
+def _concentration(per_k: np.ndarray, total: np.ndarray, top: int) -> dict:
+    """How much of the Fourier energy sits on few frequencies: the share of all channels'
+    energy at the ``top`` strongest frequencies, and the mean over channels of the share of a
+    channel's energy at its own strongest one."""
+    agg = per_k.sum(0)
+    order = np.argsort(agg)[::-1]
+    keep = total > 0
+    return {
+        "share_top": float(agg[order[:top]].sum() / total.sum()),
+        "top_frequencies": (order[:top] + 1).tolist(),
+        "mean_channel_top1_share": float((per_k[keep].max(1) / total[keep]).mean()),
+    }
+
+
+def _appe1_arrays(W: dict, hidden: dict, p: int) -> dict:
+    return {
+        "W_E": np.asarray(W["W_E"], dtype=float)[:, :p],  # (d, p): a row per embedding dim
+        "W_U": np.asarray(W["W_U"], dtype=float),  # (d, p): a row per residual dim
+        "mlp_pre": np.asarray(hidden["mlp_pre"], dtype=float),  # (p*p, d_mlp)
+        "mlp_post": np.asarray(hidden["mlp_post"], dtype=float),
+    }
+
+
+def _energies(name: str, X: np.ndarray, p: int):
+    """Per-channel energy at each k and non-constant total: 2-D over (n, m) for activations,
+    1-D over the token axis for weights."""
+    if name.startswith("mlp"):
+        return _energy_2d(X, p)
+    per_k = _energy_1d(X)
+    return per_k, per_k.sum(1)
+
+
+def _appe1_measures(arrays: dict, initial: dict, p: int) -> dict:
+    """Fourier concentration of W_E (over tokens), W_U (over outputs) and the MLP's
+    activations (over (n, m)), trained and at initialization (the same network at epoch 0).
+
+    ``top`` is the number of key frequencies of the MLP pre-activations (energy >= 10 % of the
+    strongest, :func:`compare.key_frequencies`); every array is scored at its own ``top``
+    strongest frequencies and at the MLP's. W_E and W_U also get their rows' mean IPR_2
+    (Gromov eq. 28).
+    """
+    import compare
+
+    per_k, _ = _energies("mlp_pre", arrays["mlp_pre"], p)
+    key = compare.key_frequencies(np.concatenate([[0.0], np.sqrt(per_k.sum(0))]))
+    top = max(len(key), 1)
+    out = {"mlp_key_frequencies": key.tolist(), "top": top}
+    for name in arrays:
+        entry = {}
+        for when, X in (("trained", arrays[name]), ("init", initial[name])):
+            pk, tot = _energies(name, X, p)
+            entry[when] = {
+                **_concentration(pk, tot, top),
+                "share_at_mlp_key_frequencies": float(pk[:, key - 1].sum() / tot.sum()),
+            }
+            if not name.startswith("mlp"):
+                entry[when]["mean_ipr2"] = float(np.nanmean(compare.ipr(X)))
+        out[name] = entry
+    return out
+
+
+def appe1(ctx: Context) -> dict:
+    """Gromov App. E.1: a one-layer transformer trained with MSE on one-hot targets groks add
+    mod p without slingshots; its MLP activations are periodic (Fig. 11), W_E and W_U are not.
+
+    The Gromov group's transformer code (sequence n, m; d = 128, 4 heads, MLP 512; AdamW lr 1e-2,
+    weight decay 0.5; ``APPE_OPT``) with MSE, p = 97, alpha = 0.5, a fixed number of epochs.
+    """
+    import compare
+    from trained import TrainConfig, load_model
+
+    size = APPE1[ctx.size]
+    p = size["p"]
+    cfg = TrainConfig(
+        model="transformer", **{**APPE_OPT, **_only(size, "d_model")}, p=p,
+        heads=size["heads"], d_mlp=size["d_mlp"], attn_only=False,
+        max_epochs=size["epochs"], eval_every=size["eval_every"], target_acc=2.0, seed=0,
+        device=ctx.device,
+    )  # fmt: skip
+    t0 = time.perf_counter()
+    run = ctx.runs.train(cfg, "transformer_mse")
+    seconds = round(time.perf_counter() - t0, 1)
+    h = run.history
+    model = load_model(run.run_dir)
+    hidden = model.hidden()
+    arrays = _appe1_arrays(model.weights, hidden, p)
+    init = load_model(run.run_dir, epoch=0)
+    measures = _appe1_measures(arrays, _appe1_arrays(init.weights, init.hidden(), p), p)
+    compare.plot_training_curves(
+        h, ctx.out / "appe1_training.png", loss_name="MSE on one-hot targets",
+        panels=("loss", "accuracy"),
+    )  # fmt: skip
+    compare.plot_spectrum_2d(
+        hidden["mlp_pre"], ctx.out / "appe1_mlp_spectrum.png", name="MLP pre-activations"
+    )
+    _plot_fig11(arrays, p, ctx.out / "appe1.png")
+    return {
+        "config": run.config.to_dict(),
+        "grok_epoch": run.grok_epoch(0.99),
+        "memorized_epoch": _first_at_least(h, "train_acc", 0.99),
+        "epochs": run.epochs,
+        "train_seconds": seconds,
+        "final": {k: h[-1][k] for k in ("train_acc", "test_acc", "train_loss", "test_loss")},
+        "loss_spikes": _loss_spikes(h),
+        "fourier": measures,
+        "history": [
+            {k: r[k] for k in ("epoch", "train_loss", "test_loss", "train_acc", "test_acc")}
+            for r in h
+        ],
+    }
+
+
+def _plot_fig11(arrays: dict, p: int, path: Path) -> None:
+    """Gromov Fig. 11: three MLP neurons' pre-activations over (n, m) and their 2-D Fourier
+    magnitudes; on the right, the share of the Fourier energy at each frequency k of the MLP
+    pre-activations (top) and of W_E and W_U (bottom)."""
+    pre = arrays["mlp_pre"]
+    neurons = np.argsort(pre.var(0))[::-1][:3]  # the most active ones
+    fig, axes = new_figure(4, 2, size=(15, 7))
+    ks = np.arange(p) - p // 2
+    ext = (ks[0] - 0.5, ks[-1] + 0.5, ks[0] - 0.5, ks[-1] + 0.5)
+    per_k, _ = _energy_2d(pre[:, neurons], p)
+    for col, i in enumerate(neurons):
+        grid = pre[:, i].reshape(p, p)
+        axes[0, col].imshow(grid, origin="lower", cmap="RdBu_r")
+        axes[0, col].set_title(f"(a) neuron {i}: pre-activation", fontsize=9)
+        axes[0, col].set_xlabel("m")
+        axes[0, col].set_ylabel("n")
+        f2 = np.abs(np.fft.fft2(grid))
+        f2[0, 0] = 0.0  # the mean dwarfs every wave
+        axes[1, col].imshow(np.fft.fftshift(f2), origin="lower", extent=ext)
+        top = int(np.argmax(per_k[col])) + 1
+        axes[1, col].set_title(f"(b) its |2-D DFT| (strongest k = {top})", fontsize=9)
+        axes[1, col].set_xlabel("k_m")
+        axes[1, col].set_ylabel("k_n")
+    k = np.arange(1, (p - 1) // 2 + 1)
+    for ax, names in ((axes[0, 3], ("mlp_pre",)), (axes[1, 3], ("W_E", "W_U"))):
+        for shift, name in zip((-0.2, 0.2) if len(names) == 2 else (0.0,), names, strict=True):
+            pk, tot = _energies(name, arrays[name], p)
+            ax.bar(k + shift, pk.sum(0) / tot.sum(), width=0.4 if shift else 0.8, label=name)
+        ax.set_xlabel("frequency k")
+        ax.set_ylabel("share of the Fourier energy")
+        ax.legend(fontsize=8)
+    axes[0, 3].set_title("MLP pre-activations (2-D, by k)", fontsize=9)
+    axes[1, 3].set_title("W_E (over tokens), W_U (over outputs)", fontsize=9)
+    fig.suptitle(f"Gromov Fig. 11: a one-layer transformer trained with MSE, add mod {p}")
+    save_figure(fig, path)
+
+
+def appe2(ctx: Context) -> dict:
+    """Gromov App. E.2 / Fig. 13: attention-only models at fixed d = 128 with 1 ... 32 heads
+    (head size 128 / heads): one linear block, one softmax block, two softmax blocks; final
+    train and test accuracy against the number of heads.
+
+    The settings of :func:`appe1` without the MLP (``APPE_OPT``: the Gromov group's code, MSE).
+    Each run stops once test accuracy >= 99 % (the paper's "early stopping") or after its
+    epochs. CPU size: the whole grid at a smaller p, and the paper's p = 97 for a subset.
+    """
+    size = APPE2[ctx.size]
+    rows = _appe2_grid(ctx, "grid", size["grid"], APPE2_FAMILIES)
+    if size.get("subset"):
+        sub = size["subset"]
+        rows += _appe2_grid(ctx, "subset", sub, [tuple(f) for f in sub["families"]])
+    result = {"rows": rows, "transition": _appe2_transitions(rows)}
+    _plot_fig13(rows, ctx.out / "appe2.png")
+    return result
+
+
+def _appe2_grid(ctx: Context, tag: str, size: dict, families) -> list[dict]:
+    from trained import TrainConfig
+
+    p = size["p"]
+    rows = []
+    for attention, layers in families:
+        for heads in size["heads"]:
+            opt = {**APPE_OPT, **_only(size, "d_model")}
+            cfg = TrainConfig(
+                model="transformer", **opt, p=p, heads=heads, attn_only=True,
+                attention=attention, layers=layers, max_epochs=size["epochs"],
+                eval_every=size["eval_every"], target_acc=0.99, seed=0, device=ctx.device,
+            )  # fmt: skip
+            t0 = time.perf_counter()
+            run = ctx.runs.train(cfg, f"p{p}_{attention}_L{layers}_h{heads}")
+            h = run.history
+            rows.append(
+                {
+                    "set": tag,
+                    "p": p,
+                    "attention": attention,
+                    "layers": layers,
+                    "heads": heads,
+                    "d_head": run.config.d_model // heads,
+                    "final_train_acc": h[-1]["train_acc"],
+                    "final_test_acc": h[-1]["test_acc"],
+                    "best_test_acc": max(r["test_acc"] for r in h),
+                    "final_train_loss": h[-1]["train_loss"],
+                    "memorized_epoch": _first_at_least(h, "train_acc", 0.99),
+                    "grok_epoch": run.grok_epoch(0.99),
+                    "epochs": run.epochs,
+                    "max_epochs": size["epochs"],
+                    "seconds": round(time.perf_counter() - t0, 1),
+                    "config": run.config.to_dict(),
+                }
+            )
+            r = rows[-1]
+            print(f"  appe2 p={p} {attention} L{layers} heads={heads}: train "
+                  f"{r['final_train_acc']:.3f} test {r['final_test_acc']:.3f} "
+                  f"({r['epochs']} epochs, {r['seconds']} s)", flush=True)  # fmt: skip
+    return rows
+
+
+def _appe2_transitions(rows: list[dict]) -> list[dict]:
+    """Per (p, family): the fewest heads from which every larger count reaches 99 % test
+    accuracy, and the same for 99 % train accuracy (None: not within the counts run)."""
+    out = []
+    keys = sorted({(r["p"], r["attention"], r["layers"]) for r in rows})
+    for p, attention, layers in keys:
+        mine = sorted(
+            (r for r in rows if (r["p"], r["attention"], r["layers"]) == (p, attention, layers)),
+            key=lambda r: r["heads"],
+        )
+
+        def first_from(key, mine=mine):
+            ok = [r[key] >= 0.99 for r in mine]
+            return next((mine[i]["heads"] for i in range(len(mine)) if all(ok[i:])), None)
+
+        out.append(
+            {
+                "p": p, "attention": attention, "layers": layers,
+                "heads": [r["heads"] for r in mine],
+                "test_from_heads": first_from("final_test_acc"),
+                "train_from_heads": first_from("final_train_acc"),
+            }
+        )  # fmt: skip
+    return out
+
+
+def _plot_fig13(rows: list[dict], path: Path) -> None:
+    """Gromov Fig. 13: final train and test accuracy against the number of heads, one panel per
+    family (linear; softmax; two softmax blocks), one line style per modulus."""
+    fig, axes = new_figure(3, size=(15, 4.2), sharey=True)
+    for ax, (attention, layers) in zip(axes[0], APPE2_FAMILIES, strict=True):
+        for i, p in enumerate(sorted({r["p"] for r in rows})):
+            mine = sorted(
+                (
+                    r
+                    for r in rows
+                    if (r["p"], r["attention"], r["layers"]) == (p, attention, layers)
+                ),
+                key=lambda r: r["heads"],
+            )
+            if not mine:
+                continue
+            heads = [r["heads"] for r in mine]
+            style = dict(ls="-" if i == 0 else "--", marker="o" if i == 0 else "s")
+            ax.plot(heads, [r["final_train_acc"] for r in mine], color="C0",
+                    label=f"train, p = {p}", **style)  # fmt: skip
+            ax.plot(heads, [r["final_test_acc"] for r in mine], color="C3",
+                    label=f"test, p = {p}", **style)  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("heads (d_model = 128 fixed; head size 128 / heads)")
+        blocks = "one block" if layers == 1 else "two blocks"
+        ax.set_title(f"{attention} attention, {blocks}")
+        ax.set_ylim(-0.03, 1.05)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0, 0].set_ylabel("final accuracy")
+    fig.suptitle("Gromov Fig. 13: attention-only models on add, accuracy against heads (MSE)")
+    save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------
