@@ -13,7 +13,7 @@ import trained
 from closedform.rundir import list_checkpoints, load_weights
 from trained import NonFiniteLossError, TrainConfig, load_model, train
 
-SMALL = dict(model="mlp", task="add", p=11, width=32, device="cpu")
+SMALL = dict(model="mlp", task="add", p=11, width=32, alpha=0.5, device="cpu")
 
 
 def _equal_weights(a, b):
