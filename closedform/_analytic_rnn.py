@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from ._evaluate import Evaluation
+from ._evaluate import _TIE_ULPS, Evaluation, _Tally
 from ._numtheory import _check_int
 from ._tasks import Task
 
@@ -38,7 +38,6 @@ _BIAS_RANGE = (-2.0, -0.25)  # the automatic bias search; below -2 the signal fa
 _DESIGN_GRID = 64  # Fourier grid of the design search (per angle)
 _BOUND_GRID = 256  # Fourier grid of the certificate (aliasing far below float64 resolution)
 _ZERO = {"embed": 4 * _SATURATION, "bias": -_SATURATION, "recur": 2 * _SATURATION}
-_TIE_ULPS = 64  # as closedform.evaluate_mlp: ties within 64 ulp of the largest logit are wrong
 _HIDDEN_NORMS = ("l2", "none")
 # alpha=None: the largest of these whose error bound is at most 1/4 of the ideal margin
 _ALPHA_LADDER = (0.3, 0.2, 0.1, 0.05, 0.02)
@@ -263,47 +262,15 @@ def _evaluate(net: AnalyticRNN, dtype) -> Evaluation:
     task, p = net.task, net.task.p
     tol = _TIE_ULPS * np.finfo(dtype).eps * _logit_bound(net)
     rows = max(1, min(p, 2**22 // max(1, p * max(p, net.d_hidden))))
-    n_pairs = n_correct = n_dec = n_dec_correct = 0
-    margin = norm_margin = np.inf
+    tally = _Tally(task, tol)
     grid = np.arange(p)
     for n0 in range(0, p, rows):
         n1 = min(p, n0 + rows)
         n = np.repeat(grid[n0:n1], p)
         m = np.tile(grid, n1 - n0)
         L = _forward(net.weights, p, n, m, net.hidden_norm, dtype)[0].astype(np.float64)
-        target = task.table[n0:n1].ravel()
-        idx = np.flatnonzero(target >= 0)
-        if idx.size == 0:
-            continue
-        t = target[idx]
-        L = L[idx]
-        r = np.arange(idx.size)
-        correct = L[r, t].copy()
-        row_min = L.min(axis=1)
-        L[r, t] = -np.inf
-        best_wrong = L.max(axis=1)
-        gap = correct - best_wrong
-        good = gap > tol
-        span = np.maximum(correct, best_wrong) - row_min
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rel = np.where(span > 0, gap / span, 0.0)
-        dec = task.decomposed[n0:n1].ravel()[idx]
-        n_pairs += idx.size
-        n_correct += int(good.sum())
-        n_dec += int(dec.sum())
-        n_dec_correct += int((good & dec).sum())
-        margin = min(margin, float(gap.min()))
-        norm_margin = min(norm_margin, float(rel.min()))
-    if n_pairs == 0:
-        raise ValueError(f"task {task.name!r} has no defined pair to evaluate")
-    return Evaluation(
-        accuracy=n_correct / n_pairs,
-        accuracy_decomposed=(n_dec_correct / n_dec) if n_dec else float("nan"),
-        margin=margin,
-        normalized_margin=norm_margin,
-        n_pairs=n_pairs,
-        n_correct=n_correct,
-    )
+        tally.add(n0, n1, L)
+    return tally.result()
 
 
 # ------------------------------------------------------------------------ the phase design

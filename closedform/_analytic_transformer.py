@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._evaluate import _TIE_ULPS, DEFAULT_CHUNK_BYTES, Evaluation
+from ._evaluate import _TIE_ULPS, DEFAULT_CHUNK_BYTES, Evaluation, _Tally
 from ._numtheory import _check_int
 from ._tasks import Task
 
@@ -321,46 +321,16 @@ def _evaluate(net: AnalyticTransformer, chunk_bytes: int) -> Evaluation:
     tol = _TIE_ULPS * np.finfo(np.float64).eps * _logit_bound(W, p, net.heads)
     width = max(net.heads * net.d_model, net.d_mlp, p)
     rows = max(1, min(p, chunk_bytes // max(1, 8 * p * width)))
-    n_pairs = n_correct = n_dec = n_dec_correct = 0
-    margin = norm_margin = np.inf
+    tally = _Tally(task, tol)
     grid = np.arange(p)
     for n0 in range(0, p, rows):
         n1 = min(p, n0 + rows)
         n = np.repeat(np.arange(n0, n1), p)
         m = np.tile(grid, n1 - n0)
-        target = task.table[n0:n1].ravel()
-        idx = np.flatnonzero(target >= 0)
-        if idx.size == 0:
-            continue
-        L = _forward(W, p, net.heads, n[idx], m[idx])[0]
-        t = target[idx]
-        r = np.arange(idx.size)
-        correct = L[r, t].copy()
-        row_min = L.min(axis=1)
-        L[r, t] = -np.inf
-        best_wrong = L.max(axis=1)
-        gap = correct - best_wrong
-        good = gap > tol
-        span = np.maximum(correct, best_wrong) - row_min
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rel = np.where(span > 0, gap / span, 0.0)
-        dec = task.decomposed[n0:n1].ravel()[idx]
-        n_pairs += idx.size
-        n_correct += int(good.sum())
-        n_dec += int(dec.sum())
-        n_dec_correct += int((good & dec).sum())
-        margin = min(margin, float(gap.min()))
-        norm_margin = min(norm_margin, float(rel.min()))
-    if n_pairs == 0:
-        raise ValueError(f"task {task.name!r} has no defined pair to evaluate")
-    return Evaluation(
-        accuracy=n_correct / n_pairs,
-        accuracy_decomposed=(n_dec_correct / n_dec) if n_dec else float("nan"),
-        margin=margin,
-        normalized_margin=norm_margin,
-        n_pairs=n_pairs,
-        n_correct=n_correct,
-    )
+        idx = tally.defined(n0, n1)
+        if idx.size:
+            tally.add(n0, n1, _forward(W, p, net.heads, n[idx], m[idx])[0], defined_only=True)
+    return tally.result()
 
 
 # -- construction ----------------------------------------------------------------------------

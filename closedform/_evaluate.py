@@ -130,6 +130,62 @@ def _logit_bound(A, B, W2T, phi, scale) -> float:
     return float(scale * (np.abs(W2T) * a[:, None]).sum(axis=0).max())
 
 
+class _Tally:
+    """Accuracy and margin over the defined pairs of a task, accumulated chunk by chunk.
+
+    ``add(n0, n1, L)`` takes the logits of the pairs with n in [n0, n1) (row (n - n0) p + m),
+    all of them or, with ``defined_only=True``, only those of the defined pairs in that order.
+    A pair counts as correct when its logit beats every other by more than ``tol`` (ties and
+    rounding-level gaps are wrong).
+    """
+
+    def __init__(self, task: Task, tol: float):
+        self.task, self.tol = task, tol
+        self.n_pairs = self.n_correct = self.n_dec = self.n_dec_correct = 0
+        self.margin = self.norm_margin = np.inf
+
+    def defined(self, n0: int, n1: int) -> np.ndarray:
+        """Row indices of the defined pairs with n in [n0, n1)."""
+        return np.flatnonzero(self.task.table[n0:n1].ravel() >= 0)
+
+    def add(self, n0: int, n1: int, L: np.ndarray, defined_only: bool = False) -> None:
+        idx = self.defined(n0, n1)
+        if idx.size == 0:
+            return
+        if not defined_only and idx.size != L.shape[0]:
+            L = L[idx]
+        t = self.task.table[n0:n1].ravel()[idx]
+        r = np.arange(idx.size)
+        correct = L[r, t].copy()
+        row_min = L.min(axis=1)
+        L[r, t] = -np.inf
+        best_wrong = L.max(axis=1)
+        gap = correct - best_wrong
+        good = gap > self.tol
+        span = np.maximum(correct, best_wrong) - row_min
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.where(span > 0, gap / span, 0.0)
+        dec = self.task.decomposed[n0:n1].ravel()[idx]
+        self.n_pairs += idx.size
+        self.n_correct += int(good.sum())
+        self.n_dec += int(dec.sum())
+        self.n_dec_correct += int((good & dec).sum())
+        self.margin = min(self.margin, float(gap.min()))
+        self.norm_margin = min(self.norm_margin, float(rel.min()))
+
+    def result(self, scale: float = 1.0) -> Evaluation:
+        if self.n_pairs == 0:
+            raise ValueError(f"task {self.task.name!r} has no defined pair to evaluate")
+        return Evaluation(
+            accuracy=self.n_correct / self.n_pairs,
+            accuracy_decomposed=(self.n_dec_correct / self.n_dec) if self.n_dec else float("nan"),
+            margin=self.margin * scale,
+            normalized_margin=self.norm_margin,
+            n_pairs=self.n_pairs,
+            n_correct=self.n_correct,
+        )
+
+
 def evaluate_mlp(
     W1,
     W2,
@@ -191,10 +247,7 @@ def evaluate_mlp(
     tol = _TIE_ULPS * np.finfo(real_dtype).eps * _logit_bound(A, B, W2T, phi, scale) / scale
 
     rows = max(1, min(p, int(chunk_bytes) // max(1, p * N * np.dtype(dtype).itemsize)))
-    n_pairs = n_correct = n_dec = n_dec_correct = 0
-    margin = np.inf
-    norm_margin = np.inf
-    decomposed = task.decomposed
+    tally = _Tally(task, tol)
     for n0 in range(0, p, rows):
         n1 = min(p, n0 + rows)
         H = (A[n0:n1, None, :] + B[None, :, :]).reshape(-1, N)  # ((n1-n0) p, N)
@@ -208,37 +261,5 @@ def evaluate_mlp(
                 f"the network's logits are not finite (NaN or inf) for n in [{n0}, {n1}): its "
                 "weights or activation overflow; accuracy and margin are undefined"
             )
-        target = task.table[n0:n1].ravel()
-        ok = target >= 0
-        idx = np.flatnonzero(ok)
-        if idx.size == 0:
-            continue
-        t = target[idx]
-        L = L[idx] if idx.size != L.shape[0] else L
-        r = np.arange(idx.size)
-        correct_logit = L[r, t].copy()
-        row_min = L.min(axis=1)
-        L[r, t] = -np.inf
-        best_wrong = L.max(axis=1)
-        gap = correct_logit - best_wrong
-        good = gap > tol
-        span = np.maximum(correct_logit, best_wrong) - row_min
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rel = np.where(span > 0, gap / span, 0.0)
-        dec = decomposed[n0:n1].ravel()[idx]
-        n_pairs += idx.size
-        n_correct += int(good.sum())
-        n_dec += int(dec.sum())
-        n_dec_correct += int((good & dec).sum())
-        margin = min(margin, float(gap.min()))
-        norm_margin = min(norm_margin, float(rel.min()))
-    if n_pairs == 0:
-        raise ValueError(f"task {task.name!r} has no defined pair to evaluate")
-    return Evaluation(
-        accuracy=n_correct / n_pairs,
-        accuracy_decomposed=(n_dec_correct / n_dec) if n_dec else float("nan"),
-        margin=margin * scale,
-        normalized_margin=norm_margin,
-        n_pairs=n_pairs,
-        n_correct=n_correct,
-    )
+        tally.add(n0, n1, L)
+    return tally.result(scale)
