@@ -51,6 +51,7 @@ __all__ = [
     "RunDirError",
     "TornMetricsWarning",
     "append_metrics",
+    "as_model_dir",
     "atomic_write_bytes",
     "checkpoint_path",
     "claim_new_dir",
@@ -655,3 +656,15 @@ def load_model_dir(path: str | os.PathLike, epoch: int | None = None) -> ModelDi
             hint = f" (a run that has not finished: its checkpoints are {list_checkpoints(path)})"
         raise FileNotFoundError(f"{path} has no {WEIGHTS_NAME}{hint}")
     return ModelDir(path, config, load_weights(wpath))
+
+
+def as_model_dir(run_dir, epoch: int | None = None) -> ModelDir:
+    """``run_dir`` read with :func:`load_model_dir`, or returned as it is if already a
+    :class:`ModelDir` (for functions that accept either)."""
+    if isinstance(run_dir, ModelDir):
+        if epoch is not None:
+            raise ValueError("`epoch` applies to a path; this ModelDir is already read")
+        return run_dir
+    if not isinstance(run_dir, (str, os.PathLike)):
+        raise TypeError(f"`run_dir` must be a path or a ModelDir; got {type(run_dir).__name__}")
+    return load_model_dir(run_dir, epoch)

@@ -172,18 +172,11 @@ def to_hooked_transformer(run_dir, device="cpu", *, epoch: int | None = None, dt
     >>> int(logits.argmax())  # (3 - 5) mod 7
     5
     """
-    from closedform.rundir import ModelDir, load_model_dir
+    from closedform.rundir import as_model_dir
 
     from ._load import LoadedModel
 
-    if isinstance(run_dir, ModelDir):
-        if epoch is not None:
-            raise ValueError("`epoch` applies to a path; this ModelDir is already read")
-        d = run_dir
-    elif isinstance(run_dir, (str, Path)):
-        d = load_model_dir(run_dir, epoch)
-    else:
-        raise TypeError(f"`run_dir` must be a path or a ModelDir; got {type(run_dir).__name__}")
+    d = as_model_dir(run_dir, epoch)
     if not isinstance(dtype, str):
         raise TypeError(f"`dtype` must be a string; got {type(dtype).__name__}")
     if dtype not in _DTYPES:

@@ -155,14 +155,7 @@ def load_model(run_dir, epoch: int | None = None) -> LoadedModel:
     >>> trained.load_model(d).logits().shape
     (49, 7)
     """
-    from closedform.rundir import ModelDir, load_model_dir
+    from closedform.rundir import as_model_dir
 
-    if isinstance(run_dir, ModelDir):
-        if epoch is not None:
-            raise ValueError("`epoch` applies to a path; this ModelDir is already read")
-        d = run_dir
-    elif isinstance(run_dir, (str, Path)):
-        d = load_model_dir(run_dir, epoch)
-    else:
-        raise TypeError(f"`run_dir` must be a path or a ModelDir; got {type(run_dir).__name__}")
+    d = as_model_dir(run_dir, epoch)
     return LoadedModel(d.config, d.weights, d.path)
