@@ -497,7 +497,7 @@ def _build_twin(net: Network, key: list[int]):
             return twin, base
         return twin, (
             f"{base}; the {n} strongest of the {len(key)} (the largest prefix by energy that "
-            f"the shapes {shapes} hold: {first_error})"
+            f"the shapes ({', '.join(f'{k} {v}' for k, v in shapes.items())}) hold: {first_error})"
         )
     return None, f"the construction does not apply: {first_error}"
 
