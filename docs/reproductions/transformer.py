@@ -59,12 +59,15 @@ MIIII = {
     "full": {},  # the miiii preset
 }  # fmt: skip
 # miiii_scan: the miiii preset (Syrkis Table 2) with only p and alpha changed: (p, alpha, epochs)
-# per run, trained in chunks of `chunk` epochs (the wall-time cap is checked between chunks)
+# per run, trained in chunks of `chunk` epochs (the wall-time cap is checked between chunks).
+# cpu: the runs docs/reproductions.md quotes (about 45 min on one shared CPU thread)
 MIIII_SCAN = {
     "smoke": dict(
         net=dict(d_model=32, heads=2, d_mlp=64), grid=((11, 0.3, 20), (13, 0.5, 20)), chunk=10
     ),
-    "cpu": dict(net={}, grid=((37, 0.3, 3000), (53, 0.3, 2000), (37, 0.6, 2000)), chunk=500),
+    "cpu": dict(
+        net={}, grid=((37, 0.3, 19000), (37, 0.6, 1500), (37, 0.9, 500), (53, 0.3, 1000)), chunk=500
+    ),
     "full": dict(net={}, grid=((37, 0.3, 50000), (53, 0.3, 50000), (71, 0.3, 50000)), chunk=1000),
 }
 # miiii_paper: the miiii preset as it is (p = 113): the epochs one call trains up to, in chunks
@@ -249,8 +252,9 @@ def _train_capped(ctx: Context, cfg, name: str, chunk: int, max_seconds: float |
     first = done = _epochs_done(ctx.runs.path(name))
     why = "max_epochs"
     while True:
-        # a run already trained past cfg.max_epochs is reused where it stands
-        stop = max(done, min(done + chunk, cfg.max_epochs))
+        # chunks end on multiples of `chunk` (a run interrupted between them realigns); a run
+        # already trained past cfg.max_epochs is reused where it stands
+        stop = max(done, min((done // chunk + 1) * chunk, cfg.max_epochs))
         run = ctx.runs.train(cfg.replace(max_epochs=stop), name)
         done = run.epochs
         if run.stopped == "target":
@@ -283,6 +287,14 @@ def _per_task(history: list[dict]) -> dict:
         ),
         "order": [q for _, q in sorted((e, q) for q, e in first.items() if e is not None)],
     }
+
+
+def _positional_correlation(run) -> float:
+    """Pearson correlation of the x0 and x1 position embeddings (Syrkis Fig. 7)."""
+    from compare import positional_correlation
+    from trained import load_model
+
+    return positional_correlation(load_model(run.run_dir).weights["W_pos"])
 
 
 def _valid_series(history: list[dict]) -> dict:
@@ -340,6 +352,7 @@ def miiii_scan(ctx: Context) -> dict:
             "seconds_this_call": round(seconds, 1),
             "ms_per_epoch_this_call": round(1000 * seconds / trained, 1) if trained else None,
             **per_task,
+            "positional_correlation": _positional_correlation(run),
             "series": _valid_series(run.history),
         }
         rows.append(row)
@@ -374,6 +387,7 @@ def miiii_paper(ctx: Context) -> dict:
         "seconds_this_call": round(seconds, 1),
         "ms_per_epoch_this_call": round(1000 * seconds / trained, 1) if trained else None,
         **_per_task(run.history),
+        "positional_correlation": _positional_correlation(run),
         "series": series,
     }
 
