@@ -31,7 +31,7 @@ def _primes(lo: int, hi: int) -> list[int]:
     return [q for q in range(lo, hi + 1) if is_prime(q)]
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+", choices=MODELS, default=["mlp"])
     ap.add_argument(
@@ -45,6 +45,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--weight-decay", type=float, default=None, help="set weight decay (default: the preset's)"
     )
     ap.add_argument("--out", default=None, help="write every run as JSON here")
+    return ap
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = parser()
     args = ap.parse_args(argv)
     if args.primes is None:
         args.primes = _primes(23, 113)

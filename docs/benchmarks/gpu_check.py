@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         description="Exercise and time modfourier's GPU paths; write summary.json and summary.md."
     )
@@ -49,6 +49,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="pytest,bench_train,bench_closedform,slices",
         help="comma-separated subset of: pytest, bench_train, bench_closedform, slices",
     )
+    return ap
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = parser()
     args = ap.parse_args(argv)
     if args.budget <= 0:
         ap.error(f"--budget must be > 0 seconds; got {args.budget}")
