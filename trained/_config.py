@@ -17,7 +17,7 @@ __all__ = [
     "MODELS",
     "OPTIMIZERS",
     "LOSSES",
-    "ACTIVATIONS",
+    "TRAINABLE_ACTIVATIONS",
     "defaults_for_p",
     "defaults_line",
     "generalization_warnings",
@@ -30,7 +30,9 @@ ENSEMBLE_FIELDS = ("seed", "data_seed", "alpha", "lr", "weight_decay")
 MODELS = ("mlp", "rnn", "transformer")
 OPTIMIZERS = ("gd", "momentum", "adam", "adamw")
 LOSSES = ("mse", "cross_entropy")
-ACTIVATIONS = ("quadratic", "relu", "gelu", "tanh")
+#: The MLP activations ``trained`` can train: those of closedform.ACTIVATIONS but the x^k
+#: family (closedform only).
+TRAINABLE_ACTIVATIONS = ("quadratic", "relu", "gelu", "tanh")
 #: Tasks trained here that closedform has no construction for.
 EXTRA_TASKS = ("miiii", "cubic")
 PARAMETRIZATIONS = ("mean_field", "standard", "gromov_code")
@@ -727,7 +729,7 @@ def _validate(c: TrainConfig) -> None:
         raise ValueError(f"`warmup` must be an int >= 0; got {c.warmup!r}")
     if c.d_model is not None and c.heads is not None and c.d_model % c.heads:
         raise ValueError(f"`d_model` ({c.d_model}) must be divisible by `heads` ({c.heads})")
-    _choice("activation", c.activation, ACTIVATIONS)
+    _choice("activation", c.activation, TRAINABLE_ACTIVATIONS)
     _choice("parametrization", c.parametrization, PARAMETRIZATIONS)
     _choice("loss", c.loss, LOSSES)
     _choice("optimizer", c.optimizer, OPTIMIZERS)
