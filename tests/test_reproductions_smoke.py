@@ -242,7 +242,7 @@ TRANSFORMER = {
         ),
         ["nanda_progress.png", "nanda_embedding_spectrum.png"],
     ),
-    "miiii": ({"full", "shuffled", "no_grokfast"}, ["miiii_embedding_spectrum.png"]),
+    "miiii": ({"full", "shuffled", "masked", "no_grokfast"}, ["miiii_embedding_spectrum.png"]),
     "miiii_scan": ({"config", "rows"}, ["miiii_scan.png"]),
     "miiii_paper": (
         set(
@@ -328,8 +328,11 @@ def test_transformer_part_figures(smoke, part):
 
 def test_transformer_miiii_variants_keep_their_results(smoke):
     doc = _json(_ok(smoke, "transformer") / "transformer" / "miiii.json")
-    for name in ("full", "shuffled", "no_grokfast"):
+    for name in ("full", "shuffled", "masked", "no_grokfast"):
         assert {"config", "grok_epoch_all_tasks", "valid_grok_epoch_per_task"} <= set(doc[name])
+    # p = 13: every prime below it; masked drops 2, 3, 5, 7 (Syrkis's task ablation)
+    assert set(doc["full"]["valid_grok_epoch_per_task"]) == {"2", "3", "5", "7", "11"}
+    assert set(doc["masked"]["valid_grok_epoch_per_task"]) == {"11"}
 
 
 def test_transformer_miiii_scan_rows(smoke):

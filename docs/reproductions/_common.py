@@ -13,7 +13,7 @@ docs/scripts and docs/benchmarks put this folder on ``sys.path`` first. It holds
   figures use matplotlib's object API on an Agg canvas, never pyplot's global state;
 - Gromov's Fig. 4b, accuracy against width (:func:`fig4b_figure`), the one place it is drawn.
 
-Sizes: ``cpu`` (the default), ``full`` (the papers' sizes, for a GPU) and ``smoke`` (p <= 11, a
+Sizes: ``cpu`` (the default), ``full`` (the papers' sizes, for a GPU) and ``smoke`` (p <= 13, a
 few epochs, one seed: runs every script end to end in seconds; the test suite uses it, always
 with ``--out`` so the committed results are never touched).
 """
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]  # the repository
 # keys every part's JSON gets from run_parts; a part must not return them itself
 META_KEYS = ("part", "size", "wall_seconds", "command", "library_version", "date")
 SMOKE_HELP = (
-    "tiny sizes (p <= 11, a few epochs, one seed): runs end to end in seconds to check the "
+    "tiny sizes (p <= 13, a few epochs, one seed): runs end to end in seconds to check the "
     "script; needs --out"
 )
 

@@ -49,7 +49,7 @@ NANDA = {  # epochs and the spacing of the dense checkpoints (the progress measu
 # no CPU-sized miiii groks (docs/reproductions.md); the cpu size is the most complete one we found
 MIIII = {
     "smoke": dict(
-        SMOKE_NET, alpha=0.8, dropout=0.0, lr=1e-3, weight_decay=1.0, grokfast_lamb=2.0,
+        SMOKE_NET, p=13, alpha=0.8, dropout=0.0, lr=1e-3, weight_decay=1.0, grokfast_lamb=2.0,
         warmup=0, max_epochs=20, eval_every=10,
     ),
     "cpu": dict(
@@ -187,6 +187,8 @@ def miiii(ctx: Context) -> dict:
     variants = {
         "full": base,
         "shuffled": base.replace(task_params={"variant": "shuffled"}),
+        # Syrkis's task ablation: the heads q = 2, 3, 5, 7 masked away
+        "masked": base.replace(task_params={"variant": "masked"}),
         # lambda = 0 (Syrkis: "did not converge when lambda = 0"); grokfast=None would mean
         # "take it from the preset" and bring the filter back
         "no_grokfast": base.replace(grokfast_lamb=0.0),
