@@ -80,10 +80,15 @@ def _run(args: argparse.Namespace) -> int:
 def _compare(args) -> int:
     import json
 
+    import sys
+
     from ._report import scorecard_rows
-    from ._score import score
+    from ._score import health_warning, score
 
     card = score(args.run_dir, low_rank=not args.no_low_rank)
+    warning = health_warning(card)
+    if warning:
+        print(warning, file=sys.stderr)
     if args.json:
         print(json.dumps(card, indent=1))
         return 0

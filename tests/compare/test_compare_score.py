@@ -210,6 +210,21 @@ def test_a_network_scaled_to_1e_45_is_collapsed_and_not_measured(tmp_path, kind)
     assert warning.startswith("warning: the network is collapsed") and "\n" not in warning
 
 
+def test_compare_cli_prints_the_health_warning(tmp_path, capsys):
+    from modfourier.cli import main
+
+    net = analytic("mlp", closedform.get_task("add", 13), [2, 5])
+    closedform.save_model_dir(
+        tmp_path / "zero", net.config(), {"W1": 0 * net.W1, "W2": 0 * net.W2}
+    )
+    assert main(["compare", str(tmp_path / "zero"), "--no-low-rank"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: the network is collapsed")
+    net.save(tmp_path / "exact")
+    assert main(["compare", str(tmp_path / "exact"), "--no-low-rank"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_a_network_with_nan_weights_is_non_finite():
     task = closedform.get_task("add", 11)
     net = closedform.analytic_mlp(task, frequencies=[2], phases="exact")
