@@ -79,7 +79,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def _compare(args) -> int:
     import json
-
     import sys
 
     from ._report import scorecard_rows

@@ -214,9 +214,7 @@ def test_compare_cli_prints_the_health_warning(tmp_path, capsys):
     from modfourier.cli import main
 
     net = analytic("mlp", closedform.get_task("add", 13), [2, 5])
-    closedform.save_model_dir(
-        tmp_path / "zero", net.config(), {"W1": 0 * net.W1, "W2": 0 * net.W2}
-    )
+    closedform.save_model_dir(tmp_path / "zero", net.config(), {"W1": 0 * net.W1, "W2": 0 * net.W2})
     assert main(["compare", str(tmp_path / "zero"), "--no-low-rank"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("warning: the network is collapsed")
