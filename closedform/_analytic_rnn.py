@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from ._evaluate import _TIE_ULPS, Evaluation, _Tally
+from ._evaluate import _TIE_ULPS, Evaluation, _Tally, check_pairs
 from ._numtheory import _check_int
 from ._tasks import Task
 
@@ -196,22 +196,7 @@ class AnalyticRNN:
         return str(save_model_dir(path, self.config(), dict(self.weights)))
 
     def _pairs(self, n, m):
-        p = self.task.p
-        if n is None and m is None:
-            grid = np.arange(p)
-            return np.repeat(grid, p), np.tile(grid, p)
-        if n is None or m is None:
-            raise ValueError("give both `n` and `m`, or neither (all p^2 pairs)")
-        n = np.atleast_1d(np.asarray(n))
-        m = np.atleast_1d(np.asarray(m))
-        for name, v in (("n", n), ("m", m)):
-            if not np.issubdtype(v.dtype, np.integer) or v.ndim != 1:
-                raise TypeError(f"`{name}` must be an integer or 1-D integer array")
-            if v.size and (v.min() < 0 or v.max() >= p):
-                raise ValueError(f"`{name}` must lie in 0..{p - 1}; got {v.min()}..{v.max()}")
-        if n.shape != m.shape:
-            raise ValueError(f"`n` and `m` must have the same length; got {n.shape}, {m.shape}")
-        return n.astype(np.int64), m.astype(np.int64)
+        return check_pairs(n, m, self.task.p, all_if_none=True)
 
 
 # ----------------------------------------------------------------------------- forward pass

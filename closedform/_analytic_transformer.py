@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._evaluate import _TIE_ULPS, DEFAULT_CHUNK_BYTES, Evaluation, _Tally
+from ._evaluate import _TIE_ULPS, DEFAULT_CHUNK_BYTES, Evaluation, _Tally, check_pairs
 from ._numtheory import _check_int
 from ._tasks import Task
 
@@ -238,22 +238,7 @@ class AnalyticTransformer:
         return str(save_model_dir(path, self.config(), self.weights))
 
     def _pairs(self, n, m):
-        p = self.p
-        if n is None and m is None:
-            grid = np.arange(p)
-            return np.repeat(grid, p), np.tile(grid, p)
-        if n is None or m is None:
-            raise ValueError("`n` and `m` must both be given, or both be None (all pairs)")
-        n = np.atleast_1d(np.asarray(n))
-        m = np.atleast_1d(np.asarray(m))
-        for name, v in (("n", n), ("m", m)):
-            if not np.issubdtype(v.dtype, np.integer) or v.ndim != 1:
-                raise TypeError(f"`{name}` must be an integer or 1-D integer array; got {v!r}")
-            if v.size and (v.min() < 0 or v.max() >= p):
-                raise ValueError(f"`{name}` must lie in 0..{p - 1}")
-        if n.shape != m.shape:
-            raise ValueError(f"`n` and `m` must have the same length; got {n.shape} and {m.shape}")
-        return n, m
+        return check_pairs(n, m, self.p, all_if_none=True)
 
 
 # -- forward and evaluation ------------------------------------------------------------------

@@ -77,6 +77,27 @@ def _check_scale(output_scale, N: int) -> float:
     return float(output_scale)
 
 
+def check_pairs(n, m, p: int, *, all_if_none: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Validate input pairs (n, m) of a task mod p: equal-length 1-D integer arrays (or
+    scalars) in 0..p-1, returned as int64. With ``all_if_none``, n = m = None means all p^2
+    pairs in row-major order (n major)."""
+    if all_if_none and n is None and m is None:
+        grid = np.arange(p)
+        return np.repeat(grid, p), np.tile(grid, p)
+    if all_if_none and (n is None or m is None):
+        raise ValueError("give both `n` and `m`, or neither (all p^2 pairs)")
+    n = np.atleast_1d(np.asarray(n))
+    m = np.atleast_1d(np.asarray(m))
+    for name, v in (("n", n), ("m", m)):
+        if not np.issubdtype(v.dtype, np.integer) or v.ndim != 1:
+            raise TypeError(f"`{name}` must be an integer or 1-D integer array")
+        if v.size and (v.min() < 0 or v.max() >= p):
+            raise ValueError(f"`{name}` must lie in 0..{p - 1}; got {v.min()}..{v.max()}")
+    if n.shape != m.shape:
+        raise ValueError(f"`n` and `m` must have the same length; got {n.shape} and {m.shape}")
+    return n.astype(np.int64), m.astype(np.int64)
+
+
 def mlp_logits(W1, W2, n, m, activation: str = "quadratic", output_scale=None) -> np.ndarray:
     """Logits of the two-layer network for the pairs (n, m) (Gromov eq. 1-2).
 
@@ -107,15 +128,7 @@ def mlp_logits(W1, W2, n, m, activation: str = "quadratic", output_scale=None) -
     W1, W2 = _check_weights(W1, W2, p)
     scale = _check_scale(output_scale, W1.shape[0])
     phi = activation_fn(activation)
-    n = np.atleast_1d(np.asarray(n))
-    m = np.atleast_1d(np.asarray(m))
-    for name, v in (("n", n), ("m", m)):
-        if not np.issubdtype(v.dtype, np.integer) or v.ndim != 1:
-            raise TypeError(f"`{name}` must be an integer or 1-D integer array")
-        if v.size and (v.min() < 0 or v.max() >= p):
-            raise ValueError(f"`{name}` must lie in 0..{p - 1}")
-    if n.shape != m.shape:
-        raise ValueError(f"`n` and `m` must have the same length; got {n.shape} and {m.shape}")
+    n, m = check_pairs(n, m, p)
     h = W1[:, n] + W1[:, p + m]  # (N, B)
     out = scale * (W2 @ phi(h)).T  # (B, p)
     return out.real if np.iscomplexobj(out) else out
