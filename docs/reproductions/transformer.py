@@ -13,7 +13,8 @@ docs/reproductions/results/transformer/):
   and excluded loss over training (Nanda's progress measures) and the correlation of the two
   operand positions' embeddings (Syrkis Fig. 7: 0.95).
 - ``miiii``: Syrkis's multitask x0 + x1 p mod q for every prime q < p, the shuffled-label
-  baseline and the run without the Grokfast filter (lambda = 0); per-task grokking epochs (paper:
+  baseline, the task ablation without q = 2, 3, 5, 7 (``masked``) and the run without the
+  Grokfast filter (lambda = 0); per-task grokking epochs (paper:
   q = 2, 3, 5, 7 first), positional correlation (paper: -0.64), token-embedding spectra against
   the baseline.
 - ``miiii_scan``: the paper's Table 2 (the ``miiii`` preset) with only p and the training
@@ -66,7 +67,9 @@ MIIII_SCAN = {
         net=dict(d_model=32, heads=2, d_mlp=64), grid=((11, 0.3, 20), (13, 0.5, 20)), chunk=10
     ),
     "cpu": dict(
-        net={}, grid=((37, 0.3, 19000), (37, 0.6, 1500), (37, 0.9, 500), (53, 0.3, 1000)), chunk=500
+        net={},
+        grid=((37, 0.3, 19000), (37, 0.6, 8000), (37, 0.9, 8000), (53, 0.3, 1000)),
+        chunk=500,
     ),
     "full": dict(net={}, grid=((37, 0.3, 50000), (53, 0.3, 50000), (71, 0.3, 50000)), chunk=1000),
 }
