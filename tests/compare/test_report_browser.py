@@ -196,11 +196,12 @@ def pages(reports, browser, tmp_path_factory):
     return _Pages(reports, browser, tmp_path_factory.mktemp("screenshots"))
 
 
-# the trained MLP's report runs by default; the others (each a training run and a report of
-# its own, ~10 s of CPU apiece) with the slow tests
+# the trained MLP's, RNN's and transformer's reports run by default; the analytic one and the
+# two-run report (each a report of its own, ~10 s of CPU apiece) with the slow tests
+DEFAULT = ("mlp", "rnn", "transformer")
 CASES = [
     pytest.param(
-        (name, width), id=f"{name}-{width}px", marks=() if name == "mlp" else pytest.mark.slow
+        (name, width), id=f"{name}-{width}px", marks=() if name in DEFAULT else pytest.mark.slow
     )
     for name in REPORTS
     for width in WIDTHS
@@ -265,8 +266,8 @@ def test_header_and_verdict_are_shown(pages, case):
     "name",
     [
         "mlp",
-        pytest.param("rnn", marks=pytest.mark.slow),
-        pytest.param("transformer", marks=pytest.mark.slow),
+        "rnn",
+        "transformer",
     ],
 )
 def test_trained_header_names_the_training(pages, name):
@@ -305,9 +306,7 @@ def test_click_zooms_a_figure(reports, pages, browser, width):
     assert box["w"] >= 0.9 * box["vw"] - 20 or box["h"] >= 0.9 * box["vh"] - 20, box
 
 
-@pytest.mark.parametrize(
-    "name", ["mlp", *(pytest.param(n, marks=pytest.mark.slow) for n in ("rnn", "transformer"))]
-)
+@pytest.mark.parametrize("name", DEFAULT)
 def test_scorecard_file_names_the_model(reports, name):
     card = json.loads((reports[name] / "scorecard.json").read_text())
     assert card["meta"]["model"] == name
