@@ -736,5 +736,5 @@ def rnn_forward(weights: dict, p: int, n, m, *, hidden_norm: str = "l2", dtype=n
     """
     if hidden_norm not in ("l2", "none"):
         raise ValueError(f"`hidden_norm` must be 'l2' or 'none'; got {hidden_norm!r}")
-    n, m = np.asarray(n, dtype=np.int64), np.asarray(m, dtype=np.int64)
+    n, m = check_pairs(n, m, p)
     return _forward(weights, p, n, m, hidden_norm, np.dtype(dtype).type)

@@ -753,6 +753,6 @@ def transformer_forward(weights: dict, p: int, heads: int, n, m, *, hidden: bool
     >>> int(transformer_forward(net.weights, 7, 2, [3], [5]).argmax())
     1
     """
-    n, m = np.asarray(n, dtype=np.int64), np.asarray(m, dtype=np.int64)
+    n, m = check_pairs(n, m, p)
     logits, out = _forward(weights, p, heads, n, m, hidden=hidden)
     return (logits, out) if hidden else logits

@@ -8,6 +8,7 @@ import numpy as np
 
 import closedform
 from closedform import activation_fn, evaluate_mlp, mlp_logits, to_inner_domain
+from closedform._evaluate import _TIE_ULPS
 
 __all__ = [
     "Network",
@@ -27,7 +28,7 @@ __all__ = [
 
 # a pair is correct when its logit beats every other by more than this many ulp of the largest
 # logit the network can produce (closedform's rule, docs/conventions.md)
-TIE_ULPS = 64
+TIE_ULPS = _TIE_ULPS
 
 _BLOCKS = ("n", "m", "out")
 

@@ -295,7 +295,7 @@ def scorecard_rows(
         rows.append((label, _fmt(theory_v), _fmt(net_v), ref))
     net_ranks = card.get("low_rank") or {}
     theory_ranks = (theory or {}).get("low_rank") or {}
-    order = list(_ordered_matrices({n: np.zeros((1, 1)) for n in {*net_ranks, *theory_ranks}}))
+    order = _matrix_order({*net_ranks, *theory_ranks})
     for name in [n for n in order if n in net_ranks]:
         for label, key, ref in (
             (f"minimal rank {name} (full accuracy)", "rank", "Rangamani Fig. 3"),
@@ -900,10 +900,16 @@ def _frequency_series(run: _Run, key: list[int]) -> dict | None:
     return out if out["epoch"] else None
 
 
+def _matrix_order(names) -> list[str]:
+    """Weight names in the papers' order (``_WEIGHT_ORDER``), unknown ones after, sorted."""
+    names = set(names)
+    known = [k for k in _WEIGHT_ORDER if k in names]
+    return known + sorted(names - set(known))
+
+
 def _ordered_matrices(weights: dict) -> dict:
     mats = {k: v for k, v in weights.items() if np.ndim(v) == 2}
-    known = [k for k in _WEIGHT_ORDER if k in mats]
-    return {k: mats[k] for k in known + sorted(k for k in mats if k not in known)}
+    return {k: mats[k] for k in _matrix_order(mats)}
 
 
 def _sequence_hidden(model_dir, epoch=None) -> dict:

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from ._config import TrainConfig, defaults_line, generalization_warnings
     from ._train import train
-    from ._verdict import assess
+    from ._verdict import assess, verdict_threshold
 
     try:
         extra = _parse_set(args.set)
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     last = result.history[-1]
     target = result.config.target_acc
-    outcome = assess(result.history, target if target <= 1.0 else 0.99)  # > 1: never stops
+    outcome = assess(result.history, verdict_threshold(target))
     summary = {
         "run_dir": str(result.run_dir),
         "model": result.config.model,

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+from ._config import ATTENTIONS
 from ._models import forward, weight_shapes
 
 __all__ = ["LoadedModel", "load_model"]
@@ -115,10 +116,10 @@ def _spec_from_config(config: dict) -> SimpleNamespace:
         spec.layers = int(hyper.get("layers") or 1)
         eq_token = hyper.get("eq_token")
         spec.eq_token = True if eq_token is None else bool(eq_token)
-        if spec.attention not in ("softmax", "linear") or spec.layers not in (1, 2):
+        if spec.attention not in ATTENTIONS or spec.layers not in (1, 2):
             raise ValueError(
                 f"config names attention {spec.attention!r}, layers {spec.layers}: not a "
-                "transformer this package runs (softmax or linear; 1 or 2 layers)"
+                f"transformer this package runs (attention one of {ATTENTIONS}; 1 or 2 layers)"
             )
     return spec
 

@@ -75,10 +75,10 @@ class Run:
     def verdict(self, threshold: float | None = None) -> str:
         """One line on how the run ended: grokked at epoch E, memorized without generalizing,
         did not fit, or a dead / non-finite network (:func:`trained.verdict`)."""
-        from ._verdict import verdict
+        from ._verdict import verdict, verdict_threshold
 
         t = self.config.target_acc if threshold is None else threshold
-        return verdict(self.history, t if t <= 1.0 else 0.99)
+        return verdict(self.history, verdict_threshold(t))
 
     def grok_epoch(self, threshold: float = 0.99) -> int | None:
         """First logged epoch with test accuracy >= ``threshold`` (None if never); for miiii,

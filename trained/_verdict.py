@@ -174,6 +174,12 @@ def assess(history, target_acc: float = 0.99) -> Verdict:
     return Verdict("not_fit", msg, epoch, train_acc, test_acc, norm)
 
 
+def verdict_threshold(target_acc: float) -> float:
+    """The test accuracy a run's verdict judges against: its ``target_acc``, or 0.99 for a
+    target above 1 (a run told never to stop early)."""
+    return target_acc if target_acc <= 1.0 else 0.99
+
+
 def verdict(history, target_acc: float = 0.99) -> str:
     """The one-line verdict on a run: ``assess(history, target_acc).message``.
 

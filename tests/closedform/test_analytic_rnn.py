@@ -345,3 +345,17 @@ def test_invalid_pairs(kwargs, error, match):
 def test_invalid_evaluate_dtype():
     with pytest.raises(ValueError, match="`dtype`"):
         analytic_rnn(ADD, [1]).evaluate(np.int32)
+
+
+def test_public_forwards_check_their_pairs():
+    from closedform import analytic_transformer, rnn_forward, transformer_forward
+
+    rnn = analytic_rnn(get_task("add", 7), [1], d_hidden=64, d_embed=16)
+    with pytest.raises(ValueError, match="0..6"):
+        rnn_forward(rnn.weights, 7, [7], [0])
+    tr = analytic_transformer(get_task("add", 7), [1], d_model=32, heads=2, d_mlp=64)
+    with pytest.raises(ValueError, match="same length"):
+        transformer_forward(tr.weights, 7, 2, [1, 2], [3])
+    with pytest.raises(TypeError, match="integer"):
+        transformer_forward(tr.weights, 7, 2, [1.5], [3])
+    assert int(transformer_forward(tr.weights, 7, 2, 3, 5).argmax()) == 1  # scalars are pairs
